@@ -1,0 +1,102 @@
+"""The course's MultiLayerNet as a Flax module.
+
+Per hidden layer: Affine -> BatchNorm (optional) -> activation -> Dropout (optional);
+then a final Affine. Weights W = std * randn(n_in, n_out), biases 0, with std from
+`weight_init` (see `jaxdl.nn.course_std`). Parameters are named as the course names them:
+affine{i}/kernel (W{i}), affine{i}/bias (b{i}), batchnorm{i}/gamma, batchnorm{i}/beta.
+"""
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxdl.nn import BatchNorm, Dropout, course_std, normal
+from jaxdl.nn.batchnorm import CONVENTIONS
+from jaxdl.nn.dropout import FORMS
+
+ACTIVATIONS = {"sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu}
+
+
+class MultiLayerNet(nn.Module):
+    """MultiLayerNet(input_size, hidden_size_list, output_size, activation, weight_init_std,
+    use_batchnorm, use_dropout/dropout_ratio) of the course; L2 decay lives in the loss.
+
+    `input_size` is the flattened feature count the network expects; inputs of any trailing
+    shape with that many features (e.g. (N, 28, 28, 1)) are flattened.
+    """
+
+    input_size: int
+    hidden_sizes: Sequence[int]
+    output_size: int = 10
+    activation: str = "relu"
+    weight_init: float | str = "relu"
+    use_batchnorm: bool = False
+    batchnorm: str = "course"
+    dropout_ratio: float = 0.0
+    dropout: str = "course"
+    switchable: bool = False
+    """Hold the activation and batch-norm choice as data (the 'switches' collection) rather than
+    as structure: batch-norm layers always exist and jnp.where picks the path, so networks that
+    differ only in activation, use_batchnorm or weight_init run in one compiled program."""
+
+    def __post_init__(self) -> None:
+        sizes = [self.input_size, *self.hidden_sizes, self.output_size]
+        if not all(isinstance(s, int) and s > 0 for s in sizes):
+            raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        course_std(self.weight_init, self.input_size)  # validates the name or number
+        if not 0.0 <= self.dropout_ratio < 1.0:
+            raise ValueError(f"dropout_ratio must be in [0, 1), got {self.dropout_ratio}")
+        if self.dropout not in FORMS:
+            raise ValueError(f"unknown dropout form {self.dropout!r}; choose one of {FORMS}")
+        if self.batchnorm not in CONVENTIONS:
+            raise ValueError(f"unknown batch-norm convention {self.batchnorm!r}; choose one of {sorted(CONVENTIONS)}")
+        super().__post_init__()
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != self.input_size:
+            raise ValueError(
+                f"MultiLayerNet expects {self.input_size} input features per example, got "
+                f"{x.shape[1]} (input shape {x.shape})"
+            )
+        sizes = [self.input_size, *self.hidden_sizes, self.output_size]
+        normalize, activate = self._switched_layers() if self.switchable else self._static_layers()
+        for i, width in enumerate(self.hidden_sizes, start=1):
+            x = self._affine(i, width, sizes[i - 1])(x)
+            x = activate(normalize(i, x, train))
+            if self.dropout_ratio > 0:
+                x = Dropout(self.dropout_ratio, self.dropout, name=f"dropout{i}")(x, train)
+        last = len(self.hidden_sizes) + 1
+        return self._affine(last, self.output_size, sizes[-2])(x)
+
+    def _static_layers(self):
+        def normalize(i, x, train):
+            return BatchNorm(self.batchnorm, name=f"batchnorm{i}")(x, train) if self.use_batchnorm else x
+
+        return normalize, ACTIVATIONS[self.activation]
+
+    def _switched_layers(self):
+        use_sigmoid = self.variable("switches", "sigmoid", lambda: jnp.asarray(self.activation == "sigmoid")).value
+        use_batchnorm = self.variable("switches", "batchnorm", lambda: jnp.asarray(self.use_batchnorm)).value
+
+        def normalize(i, x, train):
+            return jnp.where(use_batchnorm, BatchNorm(self.batchnorm, name=f"batchnorm{i}")(x, train), x)
+
+        def activate(x):
+            return jnp.where(use_sigmoid, jax.nn.sigmoid(x), jax.nn.relu(x))
+
+        return normalize, activate
+
+    def _affine(self, index: int, width: int, fan_in: int) -> nn.Dense:
+        return nn.Dense(
+            width,
+            kernel_init=normal(course_std(self.weight_init, fan_in)),
+            bias_init=nn.initializers.zeros,
+            param_dtype=jnp.float32,
+            name=f"affine{index}",
+        )

@@ -1,0 +1,32 @@
+"""Classification losses and metrics, each named after the reference whose formula it follows."""
+
+import jax
+import jax.numpy as jnp
+
+COURSE_LOG_EPS = 1e-7  # the book's cross_entropy_error: -sum(log(y + 1e-7)) / N
+
+
+def _pick(values: jax.Array, labels: jax.Array) -> jax.Array:
+    """values[n, labels[n]] for each row n, as a one-hot product (a gather is slower on CPU)."""
+    return jnp.sum(values * jax.nn.one_hot(labels, values.shape[-1], dtype=values.dtype), axis=-1)
+
+
+def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Chainer F.softmax_cross_entropy: mean over the batch of -log_softmax(logits)[label]."""
+    return -jnp.mean(_pick(jax.nn.log_softmax(logits, axis=-1), labels))
+
+
+def course_softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """The book's SoftmaxWithLoss: value -mean(log(softmax(x)[t] + 1e-7)), gradient (softmax(x) - onehot(t)) / N.
+
+    The book's backward ignores the 1e-7, so the value carries it and the gradient is the
+    exact log-softmax gradient.
+    """
+    value = -jnp.mean(jnp.log(_pick(jax.nn.softmax(logits, axis=-1), labels) + COURSE_LOG_EPS))
+    exact = softmax_cross_entropy(logits, labels)
+    return exact + jax.lax.stop_gradient(value - exact)
+
+
+def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Fraction of rows whose argmax equals the label (Chainer F.accuracy, the book's accuracy)."""
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
