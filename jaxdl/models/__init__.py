@@ -1,0 +1,5 @@
+"""Flax modules reproducing the reference networks."""
+
+from jaxdl.models.mlp import ACTIVATIONS, MultiLayerNet
+
+__all__ = ["ACTIVATIONS", "MultiLayerNet"]
