@@ -74,6 +74,11 @@ class MultiLayerNet(nn.Module):
         last = len(self.hidden_sizes) + 1
         return self._affine(last, self.output_size, sizes[-2])(x)
 
+    def kernel_stds(self) -> list[float]:
+        """The course's per-layer weight std: course_std(weight_init, n_in) for each Affine."""
+        sizes = [self.input_size, *self.hidden_sizes]
+        return [course_std(self.weight_init, fan_in) for fan_in in sizes]
+
     def _static_layers(self):
         def normalize(i, x, train):
             return BatchNorm(self.batchnorm, name=f"batchnorm{i}")(x, train) if self.use_batchnorm else x
@@ -100,3 +105,33 @@ class MultiLayerNet(nn.Module):
             param_dtype=jnp.float32,
             name=f"affine{index}",
         )
+
+
+def init_variants(variants: Sequence[MultiLayerNet], key: jax.Array) -> dict:
+    """Variables of switchable networks that differ only in activation, use_batchnorm and
+    weight_init, stacked on a leading axis: what each `variants[c].init` gives for `key`.
+
+    One unit-std initialisation is drawn and each variant's kernels are scaled by its std
+    (W = std * randn, the course's formula), so the variants share their random draws.
+    """
+    shared = [v.clone(activation="relu", use_batchnorm=False, weight_init=1.0) for v in variants]
+    if not all(v.switchable for v in variants) or any(s != shared[0] for s in shared):
+        raise ValueError("init_variants needs switchable MultiLayerNets that differ only in "
+                         "activation, use_batchnorm and weight_init")
+    unit = shared[0].init({"params": key}, jnp.zeros((1, variants[0].input_size)))
+    stds = jnp.asarray([v.kernel_stds() for v in variants], jnp.float32)  # [C, layers]
+
+    def scaled(name: str, leaf: jax.Array, leaf_name: str) -> jax.Array:
+        stacked = jnp.broadcast_to(leaf, (len(variants), *leaf.shape))
+        if name.startswith("affine") and leaf_name == "kernel":
+            layer_std = stds[:, int(name[len("affine"):]) - 1]
+            return stacked * layer_std.reshape(-1, *([1] * leaf.ndim))
+        return stacked
+
+    params = {name: {leaf_name: scaled(name, leaf, leaf_name) for leaf_name, leaf in sub.items()}
+              for name, sub in unit["params"].items()}
+    other = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (len(variants), *leaf.shape)),
+                         {k: v for k, v in unit.items() if k not in ("params", "switches")})
+    switches = {"sigmoid": jnp.asarray([v.activation == "sigmoid" for v in variants]),
+                "batchnorm": jnp.asarray([v.use_batchnorm for v in variants])}
+    return {"params": params, **other, "switches": switches}

@@ -196,13 +196,18 @@ class MultiLayerNet:
             self.params[key] -= lr * grads[key]
 
 
+def affine_keys(params: dict) -> list[str]:
+    """The seed loop's ('W1', 'W2', 'W3', 'b1', 'b2', 'b3'): every W{i} and b{i}, no gamma/beta."""
+    return [k for k in params if k[0] in "Wb" and k[1:].isdigit()]
+
+
 def train_seed_loop(net: MultiLayerNet, x_train, t_train, x_test, t_test, steps: int, batch_size: int,
                     lr: float, eval_every: int, rng: np.random.Generator, update: str = "affine") -> dict:
     """The seed's Section 1 loop: batches with replacement, SGD on W/b only ('affine') or all.
 
     Returns test and batch accuracy every `eval_every` steps and the per-step test-mode loss.
     """
-    keys = [k for k in net.params if k[0] in "Wb"] if update == "affine" else list(net.params)
+    keys = affine_keys(net.params) if update == "affine" else list(net.params)
     curves = {"loss": [], "test_accuracy": [], "batch_accuracy": []}
     for i in range(steps):
         mask = rng.choice(x_train.shape[0], batch_size)

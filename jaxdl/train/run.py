@@ -55,12 +55,14 @@ class History(NamedTuple):
 RunFn = Callable[[TrainState, jax.Array, Data], tuple[TrainState, History]]
 
 
-def make_run(task: Task, schedule: Schedule) -> RunFn:
+def make_run(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None] | None = None) -> RunFn:
     """(state, data_key, data, first_step=0) -> (final state, history); pure, so jit/vmap apply.
 
     Step t (counted from `first_step`, the step a resumed run starts at) trains on the indices
     `with_replacement(data_key, t, ...)`. The batch depends on (data_key, t) alone, so runs
     that share a key share their batches even when their states are batched.
+    `on_eval(step)` is called on the host after each evaluation (e.g. to show progress); the
+    step it gets is unbatched, so a vmapped run calls it once per evaluation.
     """
     schedule.check()
     train_step = make_train_step(task)
@@ -69,36 +71,31 @@ def make_run(task: Task, schedule: Schedule) -> RunFn:
     def run(state: TrainState, data_key: jax.Array, data: Data,
             first_step: int | jax.Array = 0) -> tuple[TrainState, History]:
         n_train = data.train_images.shape[0]
+        steps = first_step + jnp.arange(schedule.steps)
+        # All draws up front: the loop body stays free of random-number code.
+        indices = jax.vmap(lambda t: sampling.with_replacement(data_key, t, n_train, schedule.batch_size))(steps)
+        indices = indices.reshape(-1, schedule.eval_every, schedule.batch_size)
 
-        def batch_at(step):
-            idx = sampling.with_replacement(data_key, step, n_train, schedule.batch_size)
+        def batch_at(idx):
             return Batch(data.train_images[idx], data.train_labels[idx])
 
-        def one_step(state, step):
-            return train_step(state, batch_at(step))
+        def one_step(state, idx):
+            return train_step(state, batch_at(idx))
 
-        def one_interval(state, interval_start):
-            steps = interval_start + jnp.arange(schedule.eval_every)
-            state, step_losses = jax.lax.scan(one_step, state, steps)
-            batch_metrics = eval_step(state, batch_at(steps[-1]))
+        def one_interval(state, interval):
+            interval_indices, last_step = interval
+            state, step_losses = jax.lax.scan(one_step, state, interval_indices)
+            batch_metrics = eval_step(state, batch_at(interval_indices[-1]))
             test_metrics = eval_step(state, Batch(data.test_images, data.test_labels))
+            if on_eval is not None:
+                jax.debug.callback(on_eval, last_step + 1)
             return state, (step_losses, *batch_metrics, *test_metrics)
 
-        starts = first_step + jnp.arange(0, schedule.steps, schedule.eval_every)
-        state, (step_losses, *evals) = jax.lax.scan(one_interval, state, starts)
+        last_steps = steps[schedule.eval_every - 1::schedule.eval_every]
+        state, (step_losses, *evals) = jax.lax.scan(one_interval, state, (indices, last_steps))
         return state, History(step_losses.reshape(-1), *evals)
 
     return run
-
-
-def over_configs_and_seeds(run: RunFn) -> RunFn:
-    """Batch a run over states stacked as [seed, config, ...] and data keys stacked as [seed].
-
-    Configs of one seed share its batches, so their first-layer matmuls fuse into one wider
-    matmul (vmap folds the config axis into the weights' output dimension).
-    """
-    over_configs = jax.vmap(run, in_axes=(0, None, None, None))
-    return jax.vmap(over_configs, in_axes=(0, 0, None, None))
 
 
 def check_finite(history: History, labels: list[str]) -> None:

@@ -1,0 +1,140 @@
+"""Compiled runs: switchable networks, stacked initialisation, the grid program and the scanned
+loop, each against an independent computation."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxdl.data import sampling
+from jaxdl.models.mlp import MultiLayerNet, init_variants
+from jaxdl.reference import course_numpy
+from jaxdl.train.grid import make_grid_program
+from jaxdl.train.run import Data, Schedule, check_finite, make_run
+from jaxdl.train.state import Task
+
+STRUCTURES = list(itertools.product(["sigmoid", "relu"], [False, True]))
+
+
+def tiny_data(n_train=64, n_test=40, features=12, seed=0) -> Data:
+    rng = np.random.default_rng(seed)
+    return Data(jnp.asarray(rng.random((n_train, features), dtype=np.float32)),
+                jnp.asarray(rng.integers(0, 10, n_train, dtype=np.int32)),
+                jnp.asarray(rng.random((n_test, features), dtype=np.float32)),
+                jnp.asarray(rng.integers(0, 10, n_test, dtype=np.int32)))
+
+
+@pytest.mark.parametrize("activation,batchnorm", STRUCTURES)
+def test_switchable_network_equals_static_network(activation, batchnorm):
+    static = MultiLayerNet(12, (8, 6), activation=activation, weight_init="xavier", use_batchnorm=batchnorm)
+    switched = static.clone(switchable=True)
+    x = jax.random.uniform(jax.random.key(1), (16, 12))
+    variables = switched.init({"params": jax.random.key(0)}, x)
+    static_variables = {"params": {k: v for k, v in variables["params"].items()
+                                   if batchnorm or not k.startswith("batchnorm")},
+                        **({"batch_stats": variables["batch_stats"]} if batchnorm else {})}
+
+    def loss(model, v, train):
+        out = model.apply(v, x, train=train, mutable=["batch_stats"] if train else False)
+        return jnp.sum(jnp.sin((out[0] if train else out)))
+
+    for train in (True, False):
+        np.testing.assert_array_equal(loss(static, static_variables, train), loss(switched, variables, train))
+        g_static = jax.grad(lambda p: loss(static, {**static_variables, "params": p}, train))(static_variables["params"])
+        g_switched = jax.grad(lambda p: loss(switched, {**variables, "params": p}, train))(variables["params"])
+        for name, sub in g_static.items():
+            for leaf, value in sub.items():
+                np.testing.assert_array_equal(value, g_switched[name][leaf])
+
+
+def test_init_variants_equal_each_variant_init():
+    variants = [MultiLayerNet(12, (8, 6), activation=a, weight_init=w, use_batchnorm=b, switchable=True)
+                for a, w, b in [("sigmoid", 0.01, False), ("relu", "He", True), ("sigmoid", "Xavier", True)]]
+    key = jax.random.key(3)
+    stacked = init_variants(variants, key)
+    for c, variant in enumerate(variants):
+        own = variant.init({"params": key}, jnp.zeros((1, 12)))
+        jax.tree.map(lambda a, b: np.testing.assert_array_equal(a[c], b), stacked, own)
+    kernels = stacked["params"]["affine1"]["kernel"]  # one shared draw, scaled by each std
+    np.testing.assert_allclose(kernels[1] / kernels[0], np.sqrt(2 / 12) / 0.01, rtol=1e-6)
+
+
+def test_init_variants_rejects_networks_of_other_shapes():
+    with pytest.raises(ValueError, match="differ only in"):
+        init_variants([MultiLayerNet(12, (8,), switchable=True), MultiLayerNet(12, (9,), switchable=True)],
+                      jax.random.key(0))
+
+
+def test_scanned_run_equals_numpy_course_loop():
+    """20 steps of SGD with evals every 10: the course loop in NumPy on the same batch indices."""
+    model = MultiLayerNet(12, (8, 6), activation="sigmoid", weight_init="xavier", use_batchnorm=True)
+    task = Task(model, optax.sgd(0.5), loss="course", trainable="affine")
+    data, schedule = tiny_data(), Schedule(20, 5, 10)
+    state = task.init(jax.random.key(0), jnp.zeros((1, 12)))
+    data_key = jax.random.key(7)
+    final, history = jax.jit(make_run(task, schedule))(state, data_key, data)
+
+    oracle = course_numpy.MultiLayerNet(12, [8, 6], 10, activation="sigmoid", use_batchnorm=True,
+                                        params=course_numpy.from_flax({"params": state.params}))
+    x, t = np.asarray(data.train_images), np.asarray(data.train_labels)
+    losses, test_acc, batch_acc = [], [], []
+    for step in range(20):
+        idx = np.asarray(sampling.with_replacement(data_key, step, 64, 5))
+        grads = oracle.gradient(x[idx], t[idx])
+        losses.append(oracle.train_loss)
+        oracle.sgd_step(grads, 0.5, course_numpy.affine_keys(grads))
+        if (step + 1) % 10 == 0:
+            test_acc.append(oracle.accuracy(np.asarray(data.test_images), np.asarray(data.test_labels)))
+            batch_acc.append(oracle.accuracy(x[idx], t[idx]))
+    np.testing.assert_allclose(history.loss, losses, rtol=1e-5)
+    np.testing.assert_array_equal(history.test_accuracy, np.float32(test_acc))
+    np.testing.assert_array_equal(history.batch_accuracy, np.float32(batch_acc))
+    for key, value in course_numpy.from_flax({"params": final.params}).items():
+        np.testing.assert_allclose(value, oracle.params[key], rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(final.params["batchnorm1"]["gamma"], 1.0)  # frozen, as in the seed
+
+
+def test_grid_program_equals_separate_runs():
+    variants = [MultiLayerNet(12, (8, 6), activation=a, weight_init=w, use_batchnorm=b, switchable=True)
+                for a, w, b in [("sigmoid", 0.01, False), ("relu", "He", True)]]
+    task = Task(variants[0], optax.sgd(0.3), trainable="all")
+    data, schedule = tiny_data(), Schedule(12, 4, 6)
+    keys = jax.random.split(jax.random.key(5), 2)
+    _, grid = make_grid_program(task, schedule, lambda k: init_variants(variants, k))(keys, data)
+    for s, key in enumerate(keys):
+        init_key, data_key, dropout_key = jax.random.split(key, 3)
+        for c, variant in enumerate(variants):
+            static = variant.clone(switchable=False)
+            static_task = Task(static, optax.sgd(0.3), trainable="all")
+            state = static_task.state_from(static.init({"params": init_key}, jnp.zeros((1, 12))), dropout_key)
+            _, alone = jax.jit(make_run(static_task, schedule))(state, data_key, data)
+            np.testing.assert_allclose(grid.loss[s, c], alone.loss, rtol=2e-5)
+            np.testing.assert_allclose(grid.test_accuracy[s, c], alone.test_accuracy)
+
+
+def test_schedule_rejects_bad_values():
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        Schedule(150, 100, 100).check()
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        Schedule(100, 0, 100).check()
+
+
+def test_nan_loss_is_reported_with_run_and_step():
+    model = MultiLayerNet(12, (8,), activation="relu", weight_init="he")
+    task = Task(model, optax.sgd(0.1))
+    data = tiny_data()._replace(train_images=tiny_data().train_images.at[3:].set(jnp.nan))
+    state = task.init(jax.random.key(0), jnp.zeros((1, 12)))
+    _, history = jax.jit(make_run(task, Schedule(4, 8, 2)))(state, jax.random.key(1), data)
+    with pytest.raises(FloatingPointError, match=r"'relu, He' .* step 1; lower the learning rate"):
+        check_finite(jax.tree.map(lambda a: a[None, None], history), ["relu, He"])
+
+
+def test_task_rejects_unknown_names():
+    model = MultiLayerNet(12, (8,))
+    with pytest.raises(ValueError, match="unknown loss 'mse'"):
+        Task(model, optax.sgd(0.1), loss="mse")
+    with pytest.raises(ValueError, match="unknown trainable"):
+        Task(model, optax.sgd(0.1), trainable="bn")
