@@ -28,14 +28,14 @@ def read_idx(path: pathlib.Path, magic: int) -> np.ndarray:
     data = _read_bytes(path)
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataFileError(f"{path}: truncated header ({len(data)} bytes); replace it with an intact copy")
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
+    found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
+    if found is not None and found != magic:
         raise DataFileError(
             f"{path}: wrong magic number {found} (expected {magic}); "
             "is this an IDX file of the right kind (images vs labels)?"
         )
+    if len(data) < header:
+        raise DataFileError(f"{path}: truncated header ({len(data)} bytes); replace it with an intact copy")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape))
     payload = len(data) - header

@@ -1,0 +1,168 @@
+"""Benchmark of the vanishing-gradient grid: jaxdl against the NumPy course code, cold processes.
+
+    python -m experiments.bench_grid --data-dir ../shared/data/mnist --out runs/bench_grid
+
+Three cases, each timed as a fresh process (interpreter start, imports, compile and run;
+data loading is timed inside and excluded): the 12-config grid with one seed, the grid with
+10 seeds per config (120 runs), and one config alone (relu, He, no BN). The NumPy side runs
+jaxdl.reference.course_numpy's seed loop (float64, as the course) for the same runs, in a
+process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (which halve NumPy's matmul speed).
+Also reports the FLOPs XLA counts for the work and the rate achieved against a float32
+GEMM measured in the same run. Prints a table and writes bench_grid.json into --out.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+CASES = {"grid": (12, 1), "grid_10_seeds": (12, 10), "one_config": (1, 1)}
+ONE_CONFIG = ("relu", "He", False)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", type=pathlib.Path, default=None)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--numpy-seeds", type=int, default=None,
+                        help="time NumPy on this many seeds per config and scale to the case's seeds "
+                             "(default: run them all)")
+    parser.add_argument("--child", choices=["jax", "numpy"], help=argparse.SUPPRESS)
+    parser.add_argument("--configs", type=int, default=12, help=argparse.SUPPRESS)
+    parser.add_argument("--seeds", type=int, default=1, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def grid_configs(n: int):
+    from experiments.vanishing_gradient import configs
+
+    grid = configs([40, 20])
+    return [c for c in grid if c[0] == ONE_CONFIG] if n == 1 else grid[:n]
+
+
+def child_jax(args) -> dict:
+    """One cold grid run in this process; times exclude data loading."""
+    import jax
+
+    from experiments import common
+    from experiments.vanishing_gradient import train_grid
+    from jaxdl.train.run import Schedule
+
+    imported = time.perf_counter()
+    data = common.load_data(argparse.Namespace(dataset="mnist", data_dir=args.data_dir))
+    jax.block_until_ready(data)
+    data_s = time.perf_counter() - imported
+    run_args = argparse.Namespace(lr=0.1, update="affine", seeds=args.seeds, seed=0, steps=args.steps)
+    schedule = Schedule(args.steps, 100, 100)
+    _, compile_s, grid_s = train_grid(run_args, grid_configs(args.configs), schedule, data, show_progress=False)
+    return {"data_s": data_s, "compile_s": compile_s, "grid_s": grid_s}
+
+
+def child_numpy(args) -> dict:
+    import numpy as np
+
+    from jaxdl.data import load
+    from jaxdl.reference import course_numpy
+
+    started = time.perf_counter()
+    train, test = load("mnist", args.data_dir)
+    x_train, x_test = train.images.reshape(-1, 784), test.images.reshape(-1, 784)
+    data_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for seed in range(args.seeds):
+        rng = np.random.default_rng(seed)
+        for (activation, init, batchnorm), _ in grid_configs(args.configs):
+            init = float(init) if init[0].isdigit() else init
+            net = course_numpy.MultiLayerNet(784, [40, 20], 10, activation=activation, weight_init_std=init,
+                                             use_batchnorm=batchnorm, rng=rng)
+            course_numpy.train_seed_loop(net, x_train, train.labels, x_test, test.labels, args.steps, 100,
+                                         0.1, 100, rng)
+    return {"data_s": data_s, "grid_s": time.perf_counter() - started}
+
+
+def spawn(side: str, args, configs: int, seeds: int) -> dict:
+    """Run a child process; its wall time less its data loading is the cold-process time."""
+    env = dict(os.environ)
+    if side == "numpy":
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    command = [sys.executable, "-m", "experiments.bench_grid", "--child", side, "--configs", str(configs),
+               "--seeds", str(seeds), "--steps", str(args.steps)]
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    started = time.perf_counter()
+    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - started
+    timings = json.loads(output.strip().splitlines()[-1])
+    timings["process_s"] = wall - timings["data_s"]
+    return timings
+
+
+def work_flops(configs: int, seeds: int, steps: int) -> float:
+    """FLOPs of `configs x seeds` runs by XLA's count of one train step and one evaluation."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from jaxdl.bench import xla_flops
+    from jaxdl.train.state import Batch, Task
+    from jaxdl.train.step import make_eval_step, make_train_step
+
+    model = grid_configs(1)[0][1].clone(switchable=False)
+    task = Task(model, optax.sgd(0.1), trainable="affine")
+    state = task.init(jax.random.key(0), jnp.zeros((1, 784)))
+    batch = Batch(jnp.zeros((100, 784)), jnp.zeros(100, jnp.int32))
+    test = Batch(jnp.zeros((10000, 784)), jnp.zeros(10000, jnp.int32))
+    evals = steps // 100
+    per_run = (steps * xla_flops(make_train_step(task), state, batch)
+               + evals * (xla_flops(make_eval_step(task), state, batch) + xla_flops(make_eval_step(task), state, test)))
+    return configs * seeds * per_run
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.child:
+        print(json.dumps((child_jax if args.child == "jax" else child_numpy)(args)))
+        return {}
+    from jaxdl.bench import gemm_flops_per_s
+    from jaxdl.report import environment, markdown_table, write_json
+
+    gemm = gemm_flops_per_s()
+    results = {"environment": environment(), "gemm_flops_per_s": gemm, "steps": args.steps, "cases": {}}
+    rows = []
+    for case in args.cases:
+        configs, seeds = CASES[case]
+        jax_side = spawn("jax", args, configs, seeds)
+        numpy_seeds = min(seeds, args.numpy_seeds or seeds)
+        numpy_side = spawn("numpy", args, configs, numpy_seeds)
+        numpy_s = numpy_side["process_s"] * seeds / numpy_seeds
+        flops = work_flops(configs, seeds, args.steps)
+        run_s = jax_side["grid_s"] - jax_side["compile_s"]
+        entry = {"configs": configs, "seeds": seeds, "jaxdl": jax_side, "numpy": numpy_side,
+                 "numpy_seeds_timed": numpy_seeds, "numpy_s": numpy_s,
+                 "speedup": numpy_s / jax_side["process_s"], "flops": flops,
+                 "achieved_flops_per_s_run": flops / run_s, "achieved_flops_per_s_process": flops / jax_side["process_s"],
+                 "fraction_of_gemm_run": flops / run_s / gemm}
+        results["cases"][case] = entry
+        rows.append((case, f"{configs} x {seeds}", f"{numpy_s:.2f}", f"{jax_side['process_s']:.2f}",
+                     f"{jax_side['compile_s']:.2f}", f"{run_s:.2f}", f"{entry['speedup']:.1f}x",
+                     f"{flops / 1e9:.0f}", f"{entry['achieved_flops_per_s_run'] / 1e9:.0f} ({entry['fraction_of_gemm_run']:.0%})"))
+        print(f"{case}: numpy {numpy_s:.2f} s, jaxdl {jax_side['process_s']:.2f} s", file=sys.stderr)
+    table = markdown_table(["case", "configs x seeds", "NumPy s", "jaxdl s (process)", "compile s", "run s",
+                            "speedup", "GFLOP", "GFLOP/s in run (of GEMM)"], rows)
+    print(table)
+    print(f"float32 GEMM: {gemm / 1e9:.0f} GFLOP/s on {results['environment']['device']} "
+          f"({results['environment']['cpu_count']} cores)")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_json(args.out / "bench_grid.json", results)
+    return results
+
+
+if __name__ == "__main__":
+    main()

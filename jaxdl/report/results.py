@@ -1,0 +1,44 @@
+"""results.json: the run's settings, curves, summary and the environment that produced them."""
+
+import json
+import os
+import platform
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxdl.atomic import atomic_write
+
+
+def environment() -> dict[str, Any]:
+    """Versions and the device a result was produced on."""
+    import flax
+    import optax
+
+    device = jax.devices()[0]
+    return {
+        "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
+        "numpy": np.__version__, "python": platform.python_version(),
+        "backend": jax.default_backend(), "device": device.device_kind, "device_count": jax.device_count(),
+        "cpu_count": os.cpu_count(), "machine": platform.machine(),
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.ndarray, jax.Array)):
+        return np.asarray(value).tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write `payload` (arrays become lists) as indented JSON, atomically."""
+    with atomic_write(path, "w") as f:
+        json.dump(_plain(payload), f, indent=1)
+        f.write("\n")

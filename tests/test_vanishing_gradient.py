@@ -1,0 +1,43 @@
+"""The vanishing-gradient experiment's CLI on a few steps of MNIST: all three outputs, bad flags."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from experiments import vanishing_gradient
+
+REPO = vanishing_gradient.__file__.rsplit("/experiments/", 1)[0]
+
+
+def test_cli_writes_figure_results_and_table(mnist_dir, tmp_path):
+    out = tmp_path / "vg"
+    vanishing_gradient.main(["--out", str(out), "--data-dir", str(mnist_dir), "--steps", "20",
+                             "--eval-every", "10", "--seeds", "2", "--hidden", "16", "8"])
+    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["hidden"] == [16, 8] and results["settings"]["seeds"] == [0, 1]
+    assert results["eval_steps"] == [10, 20]
+    assert len(results["runs"]) == 12
+    for run in results["runs"]:
+        curves = np.asarray(run["test_accuracy"])
+        assert curves.shape == (2, 2) and np.all((0 <= curves) & (curves <= 1))
+        np.testing.assert_allclose(run["final_test_accuracy_mean"], curves[:, -1].mean())
+    assert {"jax", "device", "backend"} <= results["environment"].keys()
+    assert results["compile_s"] > 0 and results["wall_s"] >= results["compile_s"]
+    table = (out / "table.md").read_text().splitlines()
+    assert len(table) == 2 + 12 and table[2].startswith("| sigmoid | 0.01 | False |")
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--steps", "150"], "must be a multiple of eval_every"),
+    (["--dataset", "cifar10"], "invalid choice: 'cifar10'"),
+    (["--data-dir", "/nonexistent"], "data folder /nonexistent does not exist"),
+])
+def test_bad_flags_fail_with_a_clear_message(tmp_path, flags, message):
+    result = subprocess.run([sys.executable, "-m", "experiments.vanishing_gradient", "--out", str(tmp_path), *flags],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr
