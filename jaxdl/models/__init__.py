@@ -1,5 +1,6 @@
 """Flax modules reproducing the reference networks."""
 
+from jaxdl.models.alexnet import AlexNet
 from jaxdl.models.mlp import ACTIVATIONS, MultiLayerNet
 
-__all__ = ["ACTIVATIONS", "MultiLayerNet"]
+__all__ = ["ACTIVATIONS", "AlexNet", "MultiLayerNet"]

@@ -1,0 +1,79 @@
+"""PyTorch side of experiments.bench_alexnet: Chainer's Alex train step in eager PyTorch.
+
+Runs in any Python that has torch and numpy (no jaxdl import), so bench_alexnet can start it
+with another interpreter (--torch-python). Prints one JSON object on stdout.
+
+    python -m experiments.bench_alexnet_torch --batch 32 --warmup 3 --steps 10
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def chainer_alex(num_classes: int = 1000) -> nn.Sequential:
+    """examples/imagenet/alex.py Alex in torch.nn: explicit pads, LRN after ReLU in blocks 1-2,
+    ceil-mode pooling (Chainer's cover_all gives the same sizes here), inverted dropout 0.5."""
+    # Chainer LRN(n=5, k=2, alpha=1e-4, beta=.75) == torch LocalResponseNorm(5, alpha=5 * 1e-4, beta=.75, k=2)
+    def lrn() -> nn.LocalResponseNorm:
+        return nn.LocalResponseNorm(size=5, alpha=5 * 1e-4, beta=0.75, k=2.0)
+
+    def pool() -> nn.MaxPool2d:
+        return nn.MaxPool2d(3, stride=2, ceil_mode=True)
+
+    return nn.Sequential(
+        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), lrn(), pool(),
+        nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), lrn(), pool(),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), pool(),
+        nn.Flatten(),
+        nn.Linear(9216, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, num_classes),
+    )
+
+
+def benchmark(batch: int, warmup: int, steps: int, seed: int = 0) -> dict:
+    """Seconds per train step (forward, backward, MomentumSGD 0.01/0.9 update), best of `steps`."""
+    torch.manual_seed(seed)
+    model = chainer_alex().train()
+    # torch SGD momentum: v = mu * v + g; w -= lr * v (equals Chainer's for a constant lr)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.standard_normal((batch, 3, 227, 227), dtype=np.float32))
+    labels = torch.from_numpy(rng.integers(0, 1000, batch))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x), labels).backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return {"framework": f"torch {torch.__version__} eager", "threads": torch.get_num_threads(),
+            "step_times_s": times, "step_time_s": float(np.median(times)),
+            "images_per_sec": batch / float(np.median(times))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args()
+    print(json.dumps(benchmark(args.batch, args.warmup, args.steps)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Chainer serializers.save_npz files in and out.
+
+A Chainer model file maps "<link>/<param>" (e.g. "conv1/W") to float32 arrays in Chainer
+layouts; a trainer snapshot holds the same keys under "updater/model:main/".
+"""
+
+import os
+
+import jax
+import numpy as np
+
+from jaxdl.atomic import atomic_write
+from jaxdl.chainer.archs import ModelState, get_arch
+from jaxdl.chainer.convert import chainer_param_shapes, from_chainer, to_numpy_chainer
+
+TRAINER_SNAPSHOT_PREFIX = "updater/model:main/"  # where extensions.snapshot() keeps the model
+
+
+class ChainerFileError(ValueError):
+    """A Chainer npz file that does not hold the expected parameters."""
+
+
+def read_chainer_arrays(path: str | os.PathLike, arch: str = "alex", prefix: str = "") -> dict[str, np.ndarray]:
+    """The arch's parameters from a Chainer npz, keyed without the prefix, in Chainer layouts.
+
+    Raises ChainerFileError naming the key for a missing parameter, a wrong shape, a
+    non-float array, or a key under `prefix` that the arch does not have.
+    """
+    expected = chainer_param_shapes(get_arch(arch))
+    with np.load(path, allow_pickle=False) as archive:
+        if not prefix and any(key.startswith(TRAINER_SNAPSHOT_PREFIX) for key in archive.files):
+            raise ChainerFileError(f"{path} is a Chainer trainer snapshot; load its model with "
+                                   f"prefix={TRAINER_SNAPSHOT_PREFIX!r}")
+        under_prefix = {key[len(prefix):] for key in archive.files if key.startswith(prefix)}
+        extra = sorted(under_prefix - expected.keys())
+        if extra:
+            shown = ", ".join(repr(prefix + key) for key in extra[:5])
+            shown += f" and {len(extra) - 5} more" if len(extra) > 5 else ""
+            raise ChainerFileError(f"{path}: unexpected key(s) {shown} for arch {arch!r}; "
+                                   f"is this a file of another architecture, or is prefix={prefix!r} wrong?")
+        arrays = {}
+        for name, shape in expected.items():
+            key = prefix + name
+            if key not in archive.files:
+                raise ChainerFileError(f"{path}: missing key {key!r} (Chainer {arch} parameter of shape {shape})")
+            value = archive[key]
+            if value.shape != shape:
+                raise ChainerFileError(
+                    f"{path}: key {key!r} has shape {value.shape}, expected {shape} for arch {arch!r}")
+            if value.dtype.kind != "f":
+                raise ChainerFileError(f"{path}: key {key!r} has dtype {value.dtype}, expected a float array")
+            arrays[name] = value.astype(np.float32)
+    return arrays
+
+
+def load_npz(path: str | os.PathLike, arch: str = "alex", prefix: str = "") -> ModelState:
+    """Read a Chainer save_npz file (or, with prefix="updater/model:main/", a trainer snapshot).
+
+    Converts Convolution2D weights OIHW -> HWIO, Linear (out, in) -> (in, out), and fc6's
+    rows from Chainer's C,H,W flatten to jaxdl's H,W,C. Returns a ModelState on the default
+    device.
+    """
+    spec = get_arch(arch)
+    params = from_chainer(read_chainer_arrays(path, arch, prefix), spec)
+    return ModelState(params=jax.device_put(params), arch=spec.name)
+
+
+def save_npz(path: str | os.PathLike, state: ModelState, arch: str = "alex") -> None:
+    """Write `state` as chainer.serializers.save_npz would: "conv1/W" ... "fc8/b", Chainer
+    layouts, float32, uncompressed. The file appears atomically (temp file + os.replace),
+    at exactly `path` (no ".npz" is appended, as with Chainer).
+    """
+    spec = get_arch(arch)
+    if state.arch != spec.name:
+        raise ValueError(f"state holds arch {state.arch!r} but save_npz was asked for arch {arch!r}")
+    arrays = to_numpy_chainer(state.params, spec)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)

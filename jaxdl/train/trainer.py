@@ -1,0 +1,158 @@
+"""A Chainer-style training loop (Trainer + StandardUpdater + the ImageNet example's extensions).
+
+Each iteration draws the next index batch, loads it, and takes one jitted train step; then,
+in Chainer's extension order: evaluation on the validation set (val trigger), the learning
+rate (log trigger), a log entry with a printed row and a loss plot (log trigger), the
+progress bar, and the snapshots (snapshot trigger). Triggers fire when the iteration count
+is a multiple of their interval. Training stops after `stop_iteration` iterations, or when
+the iterator reaches `stop_epoch` (Chainer's (E, 'epoch') stop trigger).
+
+A snapshot holds the TrainState and, as JSON, the iterator position, the log and the
+elapsed time, so `resume` continues exactly where the run was: same batches, same dropout
+masks and augmentations, bit-identical parameters.
+"""
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxdl.data.epoch_iterator import EpochIterator
+from jaxdl.train.checkpoint import restore_checkpoint, save_checkpoint
+from jaxdl.train.log_report import LogReport, PrintReport, ProgressBar
+from jaxdl.train.plot_report import plot_log
+from jaxdl.train.state import Batch, TrainState
+from jaxdl.train.supervised import Metrics
+
+PRINT_KEYS = ("epoch", "iteration", "main/loss", "validation/main/loss",
+              "main/accuracy", "validation/main/accuracy", "lr")  # train_imagenet.py's PrintReport
+PLOT_KEYS = ("main/loss", "validation/main/loss")
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """When things happen, in iterations (stop_iteration, if set, overrides stop_epoch)."""
+
+    stop_epoch: int = 10
+    stop_iteration: int | None = None
+    val_interval: int = 100_000
+    log_interval: int = 1_000
+    snapshot_interval: int = 100_000
+    progress_interval: int = 10
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None and value < 1:
+                raise ValueError(f"{field.name} must be >= 1, got {value}")
+
+
+@dataclasses.dataclass
+class Trainer:
+    """Runs `train_step` over `train_iter` batches; see the module docstring for the order.
+
+    load_batch(indices, iteration) -> Batch loads the batch drawn at 1-based `iteration`
+    (deterministically: augmentation randomness must depend only on its arguments).
+    val_batches() yields the validation batches; their metrics are averaged with equal
+    weight per batch (Chainer's Evaluator). save_model(params, path) writes a model
+    snapshot (e.g. a Chainer npz) next to each trainer snapshot.
+    """
+
+    train_step: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]
+    eval_fn: Callable[[TrainState, Batch], Metrics]
+    state: TrainState
+    train_iter: EpochIterator
+    load_batch: Callable[[np.ndarray, int], Batch]
+    val_batches: Callable[[], Iterable[Batch]]
+    out_dir: str
+    schedule: Schedule
+    learning_rate: float
+    save_model: Callable[[Any, str], None] | None = None
+    print_report: Callable[[dict], None] = dataclasses.field(default_factory=lambda: PrintReport(PRINT_KEYS))
+    elapsed_before: float = 0.0  # seconds spent in earlier runs of a resumed training
+
+    def __post_init__(self) -> None:
+        os.makedirs(self.out_dir, exist_ok=True)
+        self.log_report = LogReport(os.path.join(self.out_dir, "log"))
+
+    @property
+    def iteration(self) -> int:
+        return self.train_iter.iteration
+
+    @property
+    def total_iterations(self) -> int:
+        """Iterations of the whole run: stop_iteration, or ceil(stop_epoch * N / batch size)."""
+        if self.schedule.stop_iteration is not None:
+            return self.schedule.stop_iteration
+        return -(-self.schedule.stop_epoch * self.train_iter.size // self.train_iter.batch_size)
+
+    def done(self) -> bool:
+        if self.schedule.stop_iteration is not None:
+            return self.iteration >= self.schedule.stop_iteration
+        return self.train_iter.epoch >= self.schedule.stop_epoch
+
+    def run(self) -> TrainState:
+        """Train until the stop condition; returns the final state (also in self.state)."""
+        stop_label = (f"{self.schedule.stop_iteration} iterations" if self.schedule.stop_iteration is not None
+                      else f"{self.schedule.stop_epoch} epochs")
+        progress = ProgressBar(self.total_iterations, stop_label,
+                               self.schedule.progress_interval)
+        start = time.perf_counter()
+        previous_metrics = None
+        while not self.done():
+            indices = next(self.train_iter)
+            self.state, metrics = self.train_step(self.state, self.load_batch(indices, self.iteration))
+            if previous_metrics is not None:  # keep at most one step queued ahead of the host
+                jax.block_until_ready(previous_metrics)
+            previous_metrics = metrics
+            elapsed = self.elapsed_before + time.perf_counter() - start
+            self._extensions(metrics, elapsed, progress)
+        self.elapsed_before += time.perf_counter() - start
+        return self.state
+
+    def _extensions(self, metrics: Metrics, elapsed: float, progress: ProgressBar) -> None:
+        iteration, schedule = self.iteration, self.schedule
+        observation = {"main/loss": metrics["loss"], "main/accuracy": metrics["accuracy"]}
+        if iteration % schedule.val_interval == 0:
+            observation.update(self.evaluate())
+        if iteration % schedule.log_interval == 0:
+            observation["lr"] = self.learning_rate  # extensions.observe_lr()
+        self.log_report.observe(observation)
+        if iteration % schedule.log_interval == 0:
+            entry = self.log_report.emit(self.train_iter.epoch, iteration, elapsed)
+            self.print_report(entry)
+            plot_log(self.log_report.log, PLOT_KEYS, os.path.join(self.out_dir, "loss.png"))
+        progress(iteration, self.train_iter.epoch, self.train_iter.epoch_detail)
+        if iteration % schedule.snapshot_interval == 0:
+            self.snapshot(elapsed)
+
+    def evaluate(self) -> dict[str, float]:
+        """validation/main/{loss,accuracy}: the unweighted mean of the per-batch means."""
+        per_batch = [self.eval_fn(self.state, batch) for batch in self.val_batches()]
+        if not per_batch:
+            raise ValueError("the validation set is empty")
+        fetched = jax.device_get(per_batch)
+        return {f"validation/main/{key}": float(np.mean([m[key] for m in fetched], dtype=np.float64))
+                for key in fetched[0]}
+
+    def snapshot_path(self, iteration: int) -> str:
+        return os.path.join(self.out_dir, f"snapshot_iter_{iteration}")  # extensions.snapshot()'s name
+
+    def snapshot(self, elapsed: float) -> None:
+        """Write snapshot_iter_N (trainer state) and, with save_model, model_iter_N."""
+        meta = {"iterator": self.train_iter.state_dict(), "log_report": self.log_report.state_dict(),
+                "elapsed_time": elapsed}
+        save_checkpoint(self.snapshot_path(self.iteration), self.state, meta)
+        if self.save_model is not None:
+            self.save_model(self.state.params, os.path.join(self.out_dir, f"model_iter_{self.iteration}"))
+
+    def resume(self, path: str) -> None:
+        """Continue from a snapshot written by `snapshot` for the same model and optimizer."""
+        self.state, meta = restore_checkpoint(path, self.state)
+        self.train_iter.load_state_dict(meta["iterator"])
+        self.log_report.load_state_dict(meta["log_report"])
+        self.elapsed_before = float(meta["elapsed_time"])

@@ -1,0 +1,106 @@
+"""jaxdl.models.AlexNet: Chainer's Alex, checked against Chainer 7.8.1 (tests/fixtures/alexnet.npz)."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxdl.chainer
+from jaxdl.models.alexnet import AlexNet
+from tests.conftest import FIXTURES
+from tests.oracles.alex_weights import ALEX_N_PARAMS, alex_inputs, chainer_alex_weights
+
+REF = np.load(FIXTURES / "alexnet.npz")
+REL_TOL = 1e-4
+
+
+def rel_error(got: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+
+
+@pytest.fixture(scope="module")
+def chainer_state(tmp_path_factory):
+    """The fixture's Chainer weights, written as Chainer's save_npz would and read by load_npz."""
+    path = tmp_path_factory.mktemp("alex") / "alex.npz"
+    np.savez(path, **chainer_alex_weights(0))
+    return jaxdl.chainer.load_npz(path, arch="alex")
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    x, labels = alex_inputs(1)
+    np.testing.assert_array_equal(labels, REF["labels"])
+    return x, labels
+
+
+def test_logits_match_chainer(chainer_state, inputs):
+    logits = jaxdl.chainer.predict(chainer_state, inputs[0])
+    assert logits.shape == (2, 1000) and logits.dtype == np.float32
+    assert rel_error(logits, REF["logits"]) < REL_TOL
+
+
+def test_loss_and_gradients_match_chainer(chainer_state, inputs):
+    loss, grads = jaxdl.chainer.loss_and_grads(chainer_state, *inputs)
+    assert abs(loss - float(REF["loss"])) < REL_TOL * abs(float(REF["loss"]))
+    checked = 0
+    for key in REF.files:
+        if not key.startswith("grad/"):
+            continue
+        name, _, rows = key[len("grad/"):].partition("[:")  # "conv1/W[:4]" -> first 4 output channels
+        got = grads[name][:int(rows[:-1])] if rows else grads[name]
+        assert got.shape == REF[key].shape, key
+        assert rel_error(got, REF[key]) < REL_TOL, key
+        checked += 1
+    assert checked == 10
+
+
+def test_parameter_count_and_shapes():
+    variables = jax.eval_shape(lambda: AlexNet().init(jax.random.key(0), jnp.zeros((1, 227, 227, 3))))
+    leaves = jax.tree.leaves(variables["params"])
+    assert sum(math.prod(leaf.shape) for leaf in leaves) == ALEX_N_PARAMS == int(REF["n_params"])
+    assert all(leaf.dtype == jnp.float32 for leaf in leaves)
+    assert variables["params"]["fc6"]["kernel"].shape == (256 * 6 * 6, 4096)
+
+
+@pytest.fixture(scope="module")
+def fresh_params():
+    return jax.jit(lambda key: AlexNet().init(key, jnp.zeros((1, 227, 227, 3))))(jax.random.key(0))["params"]
+
+
+def test_init_is_untruncated_lecun_normal_with_zero_bias(fresh_params):
+    for name, fan_in in (("conv1", 3 * 11 * 11), ("conv3", 256 * 3 * 3), ("fc6", 9216)):
+        kernel = np.asarray(fresh_params[name]["kernel"]) * math.sqrt(fan_in)  # should be ~ N(0, 1)
+        assert abs(kernel.std() - 1.0) < 0.02, name
+        assert np.abs(kernel).max() > 3.0, name  # a 2-sigma truncation (Flax lecun_normal) never exceeds 2
+        assert not np.any(np.asarray(fresh_params[name]["bias"])), name
+
+
+def test_initial_loss_is_about_log_1000(fresh_params, inputs):
+    state = jaxdl.chainer.ModelState(params=fresh_params, arch="alex")
+    loss, _ = jaxdl.chainer.loss_and_grads(state, *inputs)
+    assert abs(loss - math.log(1000)) < 0.5
+
+
+def test_dropout_only_in_training(fresh_params, inputs):
+    model = AlexNet()
+    x = jnp.asarray(inputs[0].transpose(0, 2, 3, 1))
+    apply = jax.jit(model.apply, static_argnames="train")
+    test_a = apply({"params": fresh_params}, x, train=False)
+    test_b = apply({"params": fresh_params}, x, train=False)
+    np.testing.assert_array_equal(test_a, test_b)
+    train_a = apply({"params": fresh_params}, x, train=True, rngs={"dropout": jax.random.key(1)})
+    train_b = apply({"params": fresh_params}, x, train=True, rngs={"dropout": jax.random.key(2)})
+    assert not np.allclose(train_a, train_b)
+    assert not np.allclose(train_a, test_a)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_logits(chainer_state, inputs):
+    model = AlexNet(dtype=jnp.bfloat16)
+    x = jnp.asarray(inputs[0].transpose(0, 2, 3, 1))
+    variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x))
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(variables))
+    logits = jax.jit(model.apply)({"params": chainer_state.params}, x)
+    assert logits.dtype == jnp.float32
+    assert rel_error(np.asarray(logits), REF["logits"]) < 0.1
