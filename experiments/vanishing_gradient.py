@@ -23,7 +23,8 @@ from jaxdl import report
 from jaxdl.atomic import atomic_write
 from jaxdl.models.mlp import MultiLayerNet, init_variants
 from jaxdl.report import figures
-from jaxdl.train.grid import make_grid_program
+from jaxdl.train.compile import compiler_options
+from jaxdl.train.grid import make_grid_program, seed_inputs
 from jaxdl.train.run import Schedule, check_finite
 from jaxdl.train.state import Task
 
@@ -75,11 +76,12 @@ def train_grid(args, grid, schedule: Schedule, data, show_progress: bool = True)
     task = Task(grid[0][1], optax.sgd(args.lr), loss="course", trainable=args.update)
     progress = common.Progress(f"vanishing_gradient ({len(grid)} configs x {args.seeds} seeds)",
                                args.steps) if show_progress else None
-    program = make_grid_program(task, schedule, lambda key: init_variants([m for _, m in grid], key), progress)
-    seed_keys = jax.random.split(jax.random.key(args.seed), args.seeds)
-    compiled = program.lower(seed_keys, data).compile()
+    seeds = range(args.seed, args.seed + args.seeds)
+    inputs = seed_inputs(lambda rng: init_variants([m for _, m in grid], rng), seeds, schedule,
+                         data.train_images.shape[0])
+    compiled = make_grid_program(task, schedule, progress).lower(inputs, data).compile(compiler_options=compiler_options())
     compile_s = time.perf_counter() - started
-    _, history = jax.block_until_ready(compiled(seed_keys, data))
+    _, history = jax.block_until_ready(compiled(inputs, data))
     check_finite(history, [f"{a}, {i}, BN {b}" for (a, i, b), _ in grid])
     return history, compile_s, time.perf_counter() - started
 

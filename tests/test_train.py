@@ -9,10 +9,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.data import sampling
-from jaxdl.models.mlp import MultiLayerNet, init_variants
+from jaxdl.data.sampling import course_indices
+from jaxdl.models.mlp import MultiLayerNet, course_init, init_variants
 from jaxdl.reference import course_numpy
-from jaxdl.train.grid import make_grid_program
+from jaxdl.train.grid import make_grid_program, seed_inputs
 from jaxdl.train.run import Data, Schedule, check_finite, make_run
 from jaxdl.train.state import Task
 
@@ -50,51 +50,83 @@ def test_switchable_network_equals_static_network(activation, batchnorm):
                 np.testing.assert_array_equal(value, g_switched[name][leaf])
 
 
-def test_init_variants_equal_each_variant_init():
+def test_course_init_draws_the_course_weights():
+    """np.random.seed(s) then the course's __init_weight: W{i} = std * randn(n_in, n_out) in order."""
+    model = MultiLayerNet(12, (8, 6), activation="relu", weight_init="He", use_batchnorm=True)
+    variables = course_init(model, np.random.RandomState(4))
+    oracle = course_numpy.MultiLayerNet(12, [8, 6], 10, weight_init_std="He", use_batchnorm=True,
+                                        rng=np.random.RandomState(4))
+    for key, value in course_numpy.from_flax(variables).items():
+        np.testing.assert_allclose(value, oracle.params[key], rtol=1e-7)
+    assert {k: v.tolist() for k, v in variables["batch_stats"]["batchnorm1"].items()} == {"mean": [0.0] * 8, "var": [0.0] * 8}
+
+
+def test_init_variants_share_draws_and_advance_the_stream_once():
     variants = [MultiLayerNet(12, (8, 6), activation=a, weight_init=w, use_batchnorm=b, switchable=True)
                 for a, w, b in [("sigmoid", 0.01, False), ("relu", "He", True), ("sigmoid", "Xavier", True)]]
-    key = jax.random.key(3)
-    stacked = init_variants(variants, key)
+    rng = np.random.RandomState(3)
+    stacked = init_variants(variants, rng)
     for c, variant in enumerate(variants):
-        own = variant.init({"params": key}, jnp.zeros((1, 12)))
-        jax.tree.map(lambda a, b: np.testing.assert_array_equal(a[c], b), stacked, own)
+        jax.tree.map(lambda a, b: np.testing.assert_array_equal(a[c], b), stacked,
+                     course_init(variant, np.random.RandomState(3)))
     kernels = stacked["params"]["affine1"]["kernel"]  # one shared draw, scaled by each std
     np.testing.assert_allclose(kernels[1] / kernels[0], np.sqrt(2 / 12) / 0.01, rtol=1e-6)
+    np.testing.assert_array_equal(stacked["switches"]["sigmoid"], [True, False, True])
+    after_one = np.random.RandomState(3)
+    course_init(variants[0], after_one)
+    assert rng.randint(1 << 30) == after_one.randint(1 << 30)
 
 
 def test_init_variants_rejects_networks_of_other_shapes():
-    with pytest.raises(ValueError, match="differ only in"):
-        init_variants([MultiLayerNet(12, (8,), switchable=True), MultiLayerNet(12, (9,), switchable=True)],
-                      jax.random.key(0))
+    with pytest.raises(ValueError, match="same variables"):
+        init_variants([MultiLayerNet(12, (8,)), MultiLayerNet(12, (8,), use_batchnorm=True)],
+                      np.random.RandomState(0))
 
 
-def test_scanned_run_equals_numpy_course_loop():
-    """20 steps of SGD with evals every 10: the course loop in NumPy on the same batch indices."""
-    model = MultiLayerNet(12, (8, 6), activation="sigmoid", weight_init="xavier", use_batchnorm=True)
+def test_grid_run_equals_the_course_numpy_code_with_the_same_seed():
+    """Seed s in jaxdl = the course's NumPy loop after np.random.seed(s): same initial weights,
+    same batches (np.random.choice per step), same SGD on W and b, same evaluations."""
+    model = MultiLayerNet(12, (8, 6), activation="sigmoid", weight_init="xavier", use_batchnorm=True,
+                          switchable=True)
     task = Task(model, optax.sgd(0.5), loss="course", trainable="affine")
     data, schedule = tiny_data(), Schedule(20, 5, 10)
-    state = task.init(jax.random.key(0), jnp.zeros((1, 12)))
-    data_key = jax.random.key(7)
-    final, history = jax.jit(make_run(task, schedule))(state, data_key, data)
+    inputs = seed_inputs(lambda rng: init_variants([model], rng), [11], schedule, 64)
+    _, history = make_grid_program(task, schedule)(inputs, data)
 
-    oracle = course_numpy.MultiLayerNet(12, [8, 6], 10, activation="sigmoid", use_batchnorm=True,
-                                        params=course_numpy.from_flax({"params": state.params}))
+    rng = np.random.RandomState(11)
+    oracle = course_numpy.MultiLayerNet(12, [8, 6], 10, activation="sigmoid", weight_init_std="xavier",
+                                        use_batchnorm=True, rng=rng)
     x, t = np.asarray(data.train_images), np.asarray(data.train_labels)
     losses, test_acc, batch_acc = [], [], []
     for step in range(20):
-        idx = np.asarray(sampling.with_replacement(data_key, step, 64, 5))
+        idx = rng.choice(64, 5)
         grads = oracle.gradient(x[idx], t[idx])
         losses.append(oracle.train_loss)
         oracle.sgd_step(grads, 0.5, course_numpy.affine_keys(grads))
         if (step + 1) % 10 == 0:
             test_acc.append(oracle.accuracy(np.asarray(data.test_images), np.asarray(data.test_labels)))
             batch_acc.append(oracle.accuracy(x[idx], t[idx]))
-    np.testing.assert_allclose(history.loss, losses, rtol=1e-5)
-    np.testing.assert_array_equal(history.test_accuracy, np.float32(test_acc))
-    np.testing.assert_array_equal(history.batch_accuracy, np.float32(batch_acc))
+    np.testing.assert_allclose(history.loss[0, 0], losses, rtol=1e-5)
+    np.testing.assert_array_equal(history.test_accuracy[0, 0], np.float32(test_acc))
+    np.testing.assert_array_equal(history.batch_accuracy[0, 0], np.float32(batch_acc))
+
+
+def test_scanned_run_trains_on_the_given_indices():
+    """Final parameters of make_run equal plain SGD in NumPy over the same index schedule."""
+    model = MultiLayerNet(12, (8,), activation="relu", weight_init="he")
+    task = Task(model, optax.sgd(0.2), loss="chainer")
+    data, schedule = tiny_data(), Schedule(6, 4, 3)
+    variables = course_init(model, np.random.RandomState(0))
+    indices = course_indices(np.random.RandomState(1), 6, 64, 4)
+    final, history = jax.jit(make_run(task, schedule))(task.state_from(variables, jax.random.key(0)), indices, data)
+    oracle = course_numpy.MultiLayerNet(12, [8], 10, params=course_numpy.from_flax(variables))
+    x, t = np.asarray(data.train_images), np.asarray(data.train_labels)
+    for idx in indices:
+        oracle.sgd_step(oracle.gradient(x[idx], t[idx]), 0.2)
     for key, value in course_numpy.from_flax({"params": final.params}).items():
         np.testing.assert_allclose(value, oracle.params[key], rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(final.params["batchnorm1"]["gamma"], 1.0)  # frozen, as in the seed
+    with pytest.raises(ValueError, match=r"indices have shape \(5, 4\); the schedule needs"):
+        make_run(task, schedule)(task.state_from(variables, jax.random.key(0)), indices[:5], data)
 
 
 def test_grid_program_equals_separate_runs():
@@ -102,15 +134,15 @@ def test_grid_program_equals_separate_runs():
                 for a, w, b in [("sigmoid", 0.01, False), ("relu", "He", True)]]
     task = Task(variants[0], optax.sgd(0.3), trainable="all")
     data, schedule = tiny_data(), Schedule(12, 4, 6)
-    keys = jax.random.split(jax.random.key(5), 2)
-    _, grid = make_grid_program(task, schedule, lambda k: init_variants(variants, k))(keys, data)
-    for s, key in enumerate(keys):
-        init_key, data_key, dropout_key = jax.random.split(key, 3)
+    inputs = seed_inputs(lambda rng: init_variants(variants, rng), [5, 6], schedule, 64)
+    _, grid = make_grid_program(task, schedule)(inputs, data)
+    for s in range(2):
         for c, variant in enumerate(variants):
             static = variant.clone(switchable=False)
             static_task = Task(static, optax.sgd(0.3), trainable="all")
-            state = static_task.state_from(static.init({"params": init_key}, jnp.zeros((1, 12))), dropout_key)
-            _, alone = jax.jit(make_run(static_task, schedule))(state, data_key, data)
+            variables = course_init(static, np.random.RandomState(5 + s))
+            state = static_task.state_from(variables, inputs.dropout_keys[s])
+            _, alone = jax.jit(make_run(static_task, schedule))(state, inputs.indices[s], data)
             np.testing.assert_allclose(grid.loss[s, c], alone.loss, rtol=2e-5)
             np.testing.assert_allclose(grid.test_accuracy[s, c], alone.test_accuracy)
 
@@ -127,7 +159,8 @@ def test_nan_loss_is_reported_with_run_and_step():
     task = Task(model, optax.sgd(0.1))
     data = tiny_data()._replace(train_images=tiny_data().train_images.at[3:].set(jnp.nan))
     state = task.init(jax.random.key(0), jnp.zeros((1, 12)))
-    _, history = jax.jit(make_run(task, Schedule(4, 8, 2)))(state, jax.random.key(1), data)
+    indices = np.arange(32, dtype=np.int32).reshape(4, 8)  # the NaN rows come in at step 1
+    _, history = jax.jit(make_run(task, Schedule(4, 8, 2)))(state, indices, data)
     with pytest.raises(FloatingPointError, match=r"'relu, He' .* step 1; lower the learning rate"):
         check_finite(jax.tree.map(lambda a: a[None, None], history), ["relu, He"])
 

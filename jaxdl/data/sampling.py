@@ -1,12 +1,9 @@
-"""Batch samplers that run inside compiled programs."""
+"""The course's batch sampler, drawn on the host so compiled runs take batches as data."""
 
-import jax
+import numpy as np
 
 
-def with_replacement(key: jax.Array, step: jax.Array | int, n: int, batch_size: int) -> jax.Array:
-    """The course's `np.random.choice(train_size, batch_size)`: indices drawn with replacement.
-
-    The draw for `step` depends only on (key, step), so a run can be replayed or resumed
-    from any step.
-    """
-    return jax.random.randint(jax.random.fold_in(key, step), (batch_size,), 0, n)
+def course_indices(rng: np.random.RandomState, steps: int, n: int, batch_size: int) -> np.ndarray:
+    """[steps, batch_size] int32 indices: the course's `np.random.choice(train_size, batch_size)`
+    once per step, drawn with replacement from `rng` (one bulk draw gives the same sequence)."""
+    return rng.choice(n, (steps, batch_size)).astype(np.int32)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxdl.nn import BatchNorm, Dropout, course_std, normal
 from jaxdl.nn.batchnorm import CONVENTIONS
@@ -107,31 +108,43 @@ class MultiLayerNet(nn.Module):
         )
 
 
-def init_variants(variants: Sequence[MultiLayerNet], key: jax.Array) -> dict:
-    """Variables of switchable networks that differ only in activation, use_batchnorm and
-    weight_init, stacked on a leading axis: what each `variants[c].init` gives for `key`.
+def course_init(model: MultiLayerNet, rng: np.random.RandomState) -> dict:
+    """The variables of `model` as the course's __init_weight draws them from `rng`:
+    W{i} = std_i * rng.randn(n_in, n_out) for i = 1, 2, ... in order, b = 0, gamma = 1, beta = 0,
+    running statistics as the batch-norm convention starts them.
 
-    One unit-std initialisation is drawn and each variant's kernels are scaled by its std
-    (W = std * randn, the course's formula), so the variants share their random draws.
+    With rng = np.random.RandomState(s) the weights equal the course's after np.random.seed(s).
+    Runs on the host: nothing is compiled.
     """
-    shared = [v.clone(activation="relu", use_batchnorm=False, weight_init=1.0) for v in variants]
-    if not all(v.switchable for v in variants) or any(s != shared[0] for s in shared):
-        raise ValueError("init_variants needs switchable MultiLayerNets that differ only in "
-                         "activation, use_batchnorm and weight_init")
-    unit = shared[0].init({"params": key}, jnp.zeros((1, variants[0].input_size)))
-    stds = jnp.asarray([v.kernel_stds() for v in variants], jnp.float32)  # [C, layers]
+    shapes = jax.eval_shape(lambda: model.init({"params": jax.random.key(0)}, jnp.zeros((1, model.input_size))))
+    kernels = {f"affine{i}": (std * rng.randn(*shapes["params"][f"affine{i}"]["kernel"].shape)).astype(np.float32)
+               for i, std in enumerate(model.kernel_stds(), start=1)}
+    starts = {"bias": 0.0, "gamma": 1.0, "beta": 0.0, "mean": 0.0,
+              "var": CONVENTIONS[model.batchnorm].initial_var,
+              "sigmoid": model.activation == "sigmoid", "batchnorm": model.use_batchnorm}
 
-    def scaled(name: str, leaf: jax.Array, leaf_name: str) -> jax.Array:
-        stacked = jnp.broadcast_to(leaf, (len(variants), *leaf.shape))
-        if name.startswith("affine") and leaf_name == "kernel":
-            layer_std = stds[:, int(name[len("affine"):]) - 1]
-            return stacked * layer_std.reshape(-1, *([1] * leaf.ndim))
-        return stacked
+    def fill(path, leaf):
+        layer, name = path[-2].key if len(path) > 1 else None, path[-1].key
+        if name == "kernel":
+            return kernels[layer]
+        return np.full(leaf.shape, starts[name], leaf.dtype)
 
-    params = {name: {leaf_name: scaled(name, leaf, leaf_name) for leaf_name, leaf in sub.items()}
-              for name, sub in unit["params"].items()}
-    other = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (len(variants), *leaf.shape)),
-                         {k: v for k, v in unit.items() if k not in ("params", "switches")})
-    switches = {"sigmoid": jnp.asarray([v.activation == "sigmoid" for v in variants]),
-                "batchnorm": jnp.asarray([v.use_batchnorm for v in variants])}
-    return {"params": params, **other, "switches": switches}
+    return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+def init_variants(variants: Sequence[MultiLayerNet], rng: np.random.RandomState) -> dict:
+    """`course_init(v, rng)` for each variant, each from rng's current state, stacked on a
+    leading axis; rng ends past the draws, as after one course_init.
+
+    Variants differing in activation, use_batchnorm or weight_init share the draws (scaled by
+    their own std); all must have the same variables (use switchable=True).
+    """
+    start = rng.get_state()
+    stacked = []
+    for variant in variants:
+        rng.set_state(start)
+        stacked.append(course_init(variant, rng))
+    if any(jax.tree.structure(s) != jax.tree.structure(stacked[0]) for s in stacked):
+        raise ValueError("init_variants needs networks with the same variables; use switchable=True "
+                         "for variants that differ in activation or use_batchnorm")
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *stacked)

@@ -22,8 +22,9 @@ def band(axes, x: np.ndarray, runs: np.ndarray, label: str, color: str | None = 
 
 def panel_grid(panels: Sequence[tuple[str, Mapping[str, np.ndarray]]], x: np.ndarray, path: str | os.PathLike,
                columns: int, xlabel: str = "count", ylabel: str = "accuracy",
-               ylim: tuple[float, float] | None = (0.0, 1.0)) -> None:
-    """One subplot per (title, {curve label: runs [seeds, points]}), saved as PNG atomically."""
+               ylim: tuple[float, float] | None = (0.0, 1.0), legend: str = "lower right") -> None:
+    """One subplot per (title, {curve label: runs [seeds, points]}), saved as PNG atomically;
+    `legend` is the legends' matplotlib location."""
     rows = -(-len(panels) // columns)
     figure = Figure(figsize=(4.0 * columns, 2.9 * rows))
     for index, (title, curves) in enumerate(panels, start=1):
@@ -35,7 +36,7 @@ def panel_grid(panels: Sequence[tuple[str, Mapping[str, np.ndarray]]], x: np.nda
         axes.set_ylabel(ylabel)
         if ylim is not None:
             axes.set_ylim(*ylim)
-        axes.legend(loc="lower right", fontsize=7)
+        axes.legend(loc=legend, fontsize=7)
         axes.grid(alpha=0.3)
     figure.tight_layout()
     with atomic_write(path) as f:

@@ -1,7 +1,7 @@
 """Whole training runs compiled as one program (lax.scan), batched over configs and seeds (vmap).
 
-A run is the course's loop: each step draws a batch with replacement and takes one train
-step; every `eval_every` steps it records, in test mode, the loss and accuracy on the
+A run is the course's loop: each step takes one train step on its batch (indices given as
+data, drawn on the host with replacement as the course draws them); every `eval_every` steps it records, in test mode, the loss and accuracy on the
 current batch (after the update, as the course logs them) and on the whole test set.
 Data enter the program as arguments, never as closed-over constants, so one compiled
 program serves every dataset of the same shapes.
@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.data import sampling
 from jaxdl.train.state import Batch, Task, TrainState
 from jaxdl.train.step import make_eval_step, make_train_step
 
@@ -50,31 +49,34 @@ class History(NamedTuple):
     batch_accuracy: jax.Array  # (evals,)
     test_loss: jax.Array  # (evals,) on the whole test set
     test_accuracy: jax.Array  # (evals,)
+    train_loss: jax.Array | None = None  # (evals,) on the whole training set, with make_run(eval_train=True)
+    train_accuracy: jax.Array | None = None  # (evals,) likewise (the course's 2_5-2_8 "train" curves)
 
 
 RunFn = Callable[[TrainState, jax.Array, Data], tuple[TrainState, History]]
 
 
-def make_run(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None] | None = None) -> RunFn:
-    """(state, data_key, data, first_step=0) -> (final state, history); pure, so jit/vmap apply.
+def make_run(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None] | None = None,
+             eval_train: bool = False) -> RunFn:
+    """(state, indices, data) -> (final state, history); pure, so jit and vmap apply directly.
 
-    Step t (counted from `first_step`, the step a resumed run starts at) trains on the indices
-    `with_replacement(data_key, t, ...)`. The batch depends on (data_key, t) alone, so runs
-    that share a key share their batches even when their states are batched.
-    `on_eval(step)` is called on the host after each evaluation (e.g. to show progress); the
-    step it gets is unbatched, so a vmapped run calls it once per evaluation.
+    `indices` [steps, batch_size] int32 are the training examples of each step (e.g.
+    `jaxdl.data.sampling.course_indices`); the batch schedule is data, so runs that share it
+    share their batches even when their states are batched, and a resumed run passes the rest.
+    `on_eval(step)` is called on the host after each evaluation with the steps done so far in
+    this call (e.g. to show progress); it is unbatched, so a vmapped run calls it once.
+    With `eval_train`, each evaluation also covers the whole training set (history.train_loss,
+    history.train_accuracy), as the course's 2_5-2_8 notebooks evaluate network.accuracy(x_train, d_train).
     """
     schedule.check()
     train_step = make_train_step(task)
     eval_step = make_eval_step(task)
+    intervals = schedule.steps // schedule.eval_every
 
-    def run(state: TrainState, data_key: jax.Array, data: Data,
-            first_step: int | jax.Array = 0) -> tuple[TrainState, History]:
-        n_train = data.train_images.shape[0]
-        steps = first_step + jnp.arange(schedule.steps)
-        # All draws up front: the loop body stays free of random-number code.
-        indices = jax.vmap(lambda t: sampling.with_replacement(data_key, t, n_train, schedule.batch_size))(steps)
-        indices = indices.reshape(-1, schedule.eval_every, schedule.batch_size)
+    def run(state: TrainState, indices: jax.Array, data: Data) -> tuple[TrainState, History]:
+        if indices.shape != (schedule.steps, schedule.batch_size):
+            raise ValueError(f"indices have shape {indices.shape}; the schedule needs "
+                             f"(steps, batch_size) = {(schedule.steps, schedule.batch_size)}")
 
         def batch_at(idx):
             return Batch(data.train_images[idx], data.train_labels[idx])
@@ -83,16 +85,17 @@ def make_run(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None
             return train_step(state, batch_at(idx))
 
         def one_interval(state, interval):
-            interval_indices, last_step = interval
+            interval_indices, number = interval
             state, step_losses = jax.lax.scan(one_step, state, interval_indices)
             batch_metrics = eval_step(state, batch_at(interval_indices[-1]))
             test_metrics = eval_step(state, Batch(data.test_images, data.test_labels))
+            train_metrics = eval_step(state, Batch(data.train_images, data.train_labels)) if eval_train else ()
             if on_eval is not None:
-                jax.debug.callback(on_eval, last_step + 1)
-            return state, (step_losses, *batch_metrics, *test_metrics)
+                jax.debug.callback(on_eval, (number + 1) * schedule.eval_every)
+            return state, (step_losses, *batch_metrics, *test_metrics, *train_metrics)
 
-        last_steps = steps[schedule.eval_every - 1::schedule.eval_every]
-        state, (step_losses, *evals) = jax.lax.scan(one_interval, state, (indices, last_steps))
+        per_interval = indices.reshape(intervals, schedule.eval_every, schedule.batch_size)
+        state, (step_losses, *evals) = jax.lax.scan(one_interval, state, (per_interval, jnp.arange(intervals)))
         return state, History(step_losses.reshape(-1), *evals)
 
     return run

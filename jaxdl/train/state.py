@@ -11,7 +11,7 @@ import optax
 from jaxdl.train import losses
 
 LOSSES = {"course": losses.course_softmax_cross_entropy, "chainer": losses.softmax_cross_entropy}
-TRAINABLE = ("all", "affine")
+TRAINABLE = ("all", "affine", "hidden_affine")
 
 
 class TrainState(NamedTuple):
@@ -27,11 +27,25 @@ class Batch(NamedTuple):
     labels: jax.Array
 
 
-def freeze_all_but_affine(tx: optax.GradientTransformation) -> optax.GradientTransformation:
-    """The seed's loops: `for key in ('W1', ..., 'b3'): params[key] -= ...`; gamma/beta never move."""
+def trained_layers(params: dict, trainable: str) -> set[str]:
+    """The top-level layers of `params` that `trainable` updates.
+
+    "all": every layer. "affine": the seed's loops, `for key in ('W1', ..., 'b3')`, so
+    gamma/beta never move. "hidden_affine": the course's 2_5 L1/L2 cells,
+    `for idx in range(1, hidden_layer_num + 1)`, so the output Affine never moves either.
+    """
+    if trainable == "all":
+        return set(params)
+    affine = sorted((name for name in params if name.startswith("affine")), key=lambda n: int(n[len("affine"):]))
+    return set(affine[:-1] if trainable == "hidden_affine" else affine)
+
+
+def freeze_untrained(tx: optax.GradientTransformation, trainable: str) -> optax.GradientTransformation:
+    """`tx` on the layers `trained_layers(params, trainable)` names; zero updates elsewhere."""
 
     def labels(params):
-        return {name: jax.tree.map(lambda _: "train" if name.startswith("affine") else "frozen", sub)
+        trained = trained_layers(params, trainable)
+        return {name: jax.tree.map(lambda _: "train" if name in trained else "frozen", sub)
                 for name, sub in params.items()}
 
     return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
@@ -43,7 +57,9 @@ class Task:
 
     loss: "course" (the book's SoftmaxWithLoss) or "chainer" (F.softmax_cross_entropy).
     weight_decay: the course's L2 on weights only, loss + 0.5 * lambda * sum(W^2) over kernels.
-    trainable: "all" parameters, or "affine" (W and b only, as the seed's loops update).
+    l1: the course's L1 on weights only, loss + lambda * sum|W| over kernels (gradient lambda * sign(W)).
+    trainable: "all" parameters, "affine" (W and b only, as the seed's loops update) or
+        "hidden_affine" (W and b of all but the output Affine, as the course's L1/L2 cells).
     """
 
     model: nn.Module
@@ -51,18 +67,28 @@ class Task:
     loss: str = "course"
     weight_decay: float = 0.0
     trainable: str = "all"
+    l1: float = 0.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {sorted(LOSSES)}")
         if self.trainable not in TRAINABLE:
             raise ValueError(f"unknown trainable {self.trainable!r}; choose one of {TRAINABLE}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.weight_decay < 0 or self.l1 < 0:
+            raise ValueError(f"weight_decay and l1 must be >= 0, got {self.weight_decay} and {self.l1}")
 
     @property
     def tx(self) -> optax.GradientTransformation:
-        return freeze_all_but_affine(self.optimizer) if self.trainable == "affine" else self.optimizer
+        return self.optimizer if self.trainable == "all" else freeze_untrained(self.optimizer, self.trainable)
+
+    def penalty(self, params) -> jax.Array | float:
+        """The regularisation term of the loss: weight_decay * l2_penalty + l1 * l1_penalty."""
+        total = 0.0
+        if self.weight_decay:
+            total = total + self.weight_decay * l2_penalty(params)
+        if self.l1:
+            total = total + self.l1 * l1_penalty(params)
+        return total
 
     def init(self, key: jax.Array, sample_images: jax.Array) -> TrainState:
         """Fresh parameters (from `key`), running statistics and optimizer state."""
@@ -77,8 +103,20 @@ class Task:
         return TrainState(params, model_state, self.tx.init(params), rng, jnp.zeros((), jnp.int32))
 
 
+def _kernels(params) -> list[jax.Array]:
+    return [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+            if getattr(path[-1], "key", None) == "kernel"]
+
+
 def l2_penalty(params) -> jax.Array:
     """The course's weight-decay term 0.5 * sum(W^2) over every affine/conv kernel."""
-    kernels = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params)
-               if getattr(path[-1], "key", None) == "kernel"]
-    return 0.5 * sum(jnp.sum(jnp.square(w)) for w in kernels)
+    return 0.5 * sum(jnp.sum(jnp.square(w)) for w in _kernels(params))
+
+
+def l1_penalty(params) -> jax.Array:
+    """The course's L1 term sum|W| over every kernel, with gradient exactly sign(W) (0 at W = 0).
+
+    Course 2_5: grad['W'] = dW + lambda * np.sign(W); loss += lambda * np.sum(np.abs(W)).
+    (jnp.abs would give gradient +1 at 0; W * stop_gradient(sign(W)) has the value |W| and np.sign's gradient.)
+    """
+    return sum(jnp.sum(w * jax.lax.stop_gradient(jnp.sign(w))) for w in _kernels(params))

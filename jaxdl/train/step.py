@@ -6,7 +6,7 @@ import jax
 import optax
 
 from jaxdl.train import losses
-from jaxdl.train.state import LOSSES, Batch, Task, TrainState, l2_penalty
+from jaxdl.train.state import LOSSES, Batch, Task, TrainState
 
 StepFn = Callable[[TrainState, Batch], tuple[TrainState, jax.Array]]
 
@@ -14,7 +14,7 @@ StepFn = Callable[[TrainState, Batch], tuple[TrainState, jax.Array]]
 def make_loss_fn(task: Task):
     """(params, state, batch) -> (training loss, updated model_state), in train mode.
 
-    loss = data loss (dropout key fold_in(state.rng, state.step)) + weight_decay * 0.5 * sum(W^2).
+    loss = data loss (dropout key fold_in(state.rng, state.step)) + task.penalty(params).
     """
     data_loss = LOSSES[task.loss]
 
@@ -23,10 +23,7 @@ def make_loss_fn(task: Task):
             {"params": params, **state.model_state}, batch.images, train=True,
             rngs={"dropout": jax.random.fold_in(state.rng, state.step)}, mutable=["batch_stats"],
         )
-        loss = data_loss(logits, batch.labels)
-        if task.weight_decay:
-            loss = loss + task.weight_decay * l2_penalty(params)
-        return loss, {**state.model_state, **updates}
+        return data_loss(logits, batch.labels) + task.penalty(params), {**state.model_state, **updates}
 
     return loss_fn
 
@@ -49,15 +46,12 @@ def make_train_step(task: Task) -> StepFn:
 def make_eval_step(task: Task) -> Callable[[TrainState, Batch], tuple[jax.Array, jax.Array]]:
     """(state, batch) -> (loss, accuracy) in test mode (running statistics, no dropout).
 
-    The loss includes the weight-decay term, as the course's network.loss does.
+    The loss includes the penalty term (`task.penalty`), as the course's network.loss does.
     """
     data_loss = LOSSES[task.loss]
 
     def eval_step(state: TrainState, batch: Batch) -> tuple[jax.Array, jax.Array]:
         logits = task.model.apply({"params": state.params, **state.model_state}, batch.images, train=False)
-        loss = data_loss(logits, batch.labels)
-        if task.weight_decay:
-            loss = loss + task.weight_decay * l2_penalty(state.params)
-        return loss, losses.accuracy(logits, batch.labels)
+        return data_loss(logits, batch.labels) + task.penalty(state.params), losses.accuracy(logits, batch.labels)
 
     return eval_step
