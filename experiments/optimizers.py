@@ -111,6 +111,11 @@ def comparison_program(tasks: dict[str, Task], schedule: Schedule, progress: Pro
     return jax.jit(program)
 
 
+def run_seeds(args: argparse.Namespace) -> list[int]:
+    """The seeds --seed, --seed + 1, ... (--seeds of them); seed s is np.random.RandomState(s)."""
+    return list(range(args.seed, args.seed + args.seeds))
+
+
 def course_seed_inputs(model: MultiLayerNet, seed_list: list[int], schedule: Schedule, n_train: int) -> SeedInputs:
     """Each seed's course initialisation (np.random.RandomState(s)) and batch indices, one config."""
     return seed_inputs(lambda rng: jax.tree.map(lambda leaf: leaf[None], course_init(model, rng)),
@@ -168,7 +173,7 @@ def run_comparison(args: argparse.Namespace, model: MultiLayerNet, hparams: Hpar
     tasks = {spec: Task(model, optim.create(spec, **hparams[spec]), trainable=args.update) for spec in args.optimizers}
     program = comparison_program(tasks, schedule, lambda spec: common.Progress(f"{spec} ({args.seeds} seeds)",
                                                                               args.steps))
-    inputs = course_seed_inputs(model, list(range(args.seed, args.seed + args.seeds)), schedule, data.train_images.shape[0])
+    inputs = course_seed_inputs(model, run_seeds(args), schedule, data.train_images.shape[0])
     outputs, compile_s, run_s = compile_and_run(program, inputs, data)
     runs = []
     for spec in args.optimizers:  # the program's output dict comes back in sorted key order
@@ -201,7 +206,7 @@ def run_sweep(args: argparse.Namespace, model: MultiLayerNet, hparams: Hparams, 
     label = f"{len(args.sweep_lrs)} rates x {args.seeds} seeds"
     program = sweep_program(tasks, schedule, lambda spec: common.Progress(f"{spec} sweep ({label})", args.steps))
     rates = jnp.asarray(args.sweep_lrs, jnp.float32)
-    inputs = course_seed_inputs(model, list(range(args.seed, args.seed + args.seeds)), schedule, data.train_images.shape[0])
+    inputs = course_seed_inputs(model, run_seeds(args), schedule, data.train_images.shape[0])
     outputs, compile_s, run_s = compile_and_run(program, inputs, rates, data)
     runs = []
     for spec in args.optimizers:
@@ -238,7 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
         "settings": {"hidden": args.hidden, "activation": "sigmoid", "weight_init": 0.01,
                      "batchnorm": args.batchnorm, "update": args.update, "steps": args.steps,
                      "batch_size": args.batch_size, "eval_every": args.eval_every, "target": args.target,
-                     "seeds": list(range(args.seed, args.seed + args.seeds)), "dataset": args.dataset,
+                     "seeds": run_seeds(args), "dataset": args.dataset,
                      "test_size": int(data.test_labels.shape[0]), "loss": "course softmax cross-entropy"},
         "eval_steps": schedule.eval_steps,
         **run_comparison(args, model, hparams, data, schedule),

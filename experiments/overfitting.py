@@ -15,10 +15,10 @@ Settings (the course's cells; optimizers are the book's, "course:" in jaxdl.opti
                        AdaGrad 0.01 / Adam 0.01
   dropout-l1           dropout 0.08 + L1 0.004 (cell, SGD 0.01); seed-dropout-l1: the seed's 0.1 + 0.005
 Seed s draws the initial weights and then the batches from np.random.RandomState(s), as the
-course's code after np.random.seed(s) (dropout masks come from jax.random.key(s)). Logged losses carry Task's penalty over
-every kernel (the cells log 0.5 * lambda * sqrt(sum W^2) per hidden layer; only the log differs).
-Writes figure.png (train and test
-accuracy per setting), results.json and table.md into --out.
+course's code after np.random.seed(s) (dropout masks come from jax.random.key(s)). Logged
+losses carry Task's penalty over every kernel (the cells log 0.5 * lambda * sqrt(sum W^2) per
+hidden layer; only the log differs). Writes figure.png (train and test accuracy per setting),
+results.json and table.md into --out.
 Expected (course, spec section 7): none reaches train 1.000 and test 0.757-0.770; L2 0.1 test
 0.705-0.709; L1 0.005 test 0.618-0.727; the regularisers narrow the train-test gap.
 """

@@ -22,7 +22,6 @@ from experiments import common
 from jaxdl import report
 from jaxdl.atomic import atomic_write
 from jaxdl.models.mlp import MultiLayerNet, init_variants
-from jaxdl.report import figures
 from jaxdl.train.compile import compiler_options
 from jaxdl.train.grid import make_grid_program, seed_inputs
 from jaxdl.train.run import Schedule, check_finite
@@ -73,6 +72,8 @@ def train_grid(args, grid, schedule: Schedule, data, show_progress: bool = True)
     """Compile and run every config x seed in one program: (history [seeds, configs, ...],
     compile seconds, total seconds)."""
     started = time.perf_counter()
+    if len({(m.activation, m.use_batchnorm) for _, m in grid}) == 1:  # one structure: no switches needed
+        grid = [(label, m.clone(switchable=False)) for label, m in grid]
     task = Task(grid[0][1], optax.sgd(args.lr), loss="course", trainable=args.update)
     progress = common.Progress(f"vanishing_gradient ({len(grid)} configs x {args.seeds} seeds)",
                                args.steps) if show_progress else None
@@ -111,6 +112,8 @@ def summarize(args, grid, history, schedule: Schedule, compile_s: float, wall_s:
 
 
 def write_outputs(args, result: dict, schedule: Schedule) -> None:
+    from jaxdl.report import figures  # matplotlib loads only when figures are drawn
+
     args.out.mkdir(parents=True, exist_ok=True)
     panels = [(f"{r['activation']}, {r['weight_init']}, batch norm {r['batchnorm']} "
                f"({r['final_test_accuracy_mean']:.2f})",

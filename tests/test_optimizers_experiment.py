@@ -50,7 +50,8 @@ def test_cli_writes_curves_per_seed_and_settings(outputs):
     sgd, momentum = results["runs"]
     assert sgd["course"] == [0.1135, 0.1135] and momentum["course"] is None  # overridden: no course number
     assert momentum["hparams"] == {"learning_rate": 0.2}
-    assert momentum["formula"].startswith("seed:momentum — ") and "learning_rate=0.2, momentum=0.9" in momentum["formula"]
+    assert momentum["formula"].startswith("seed:momentum — ")
+    assert momentum["formula"].endswith("| learning_rate=0.2, momentum=0.9")
     assert {"jax", "device", "backend"} <= results["environment"].keys()
     assert results["load_s"] > 0 and results["compile_s"] > 0 and results["run_s"] > 0
     assert results["wall_s"] >= results["compile_s"] + results["run_s"]

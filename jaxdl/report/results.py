@@ -11,6 +11,18 @@ import numpy as np
 from jaxdl.atomic import atomic_write
 
 
+def cpu_model() -> str:
+    """The processor's name from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def environment() -> dict[str, Any]:
     """Versions and the device a result was produced on."""
     import flax
@@ -21,7 +33,7 @@ def environment() -> dict[str, Any]:
         "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
         "numpy": np.__version__, "python": platform.python_version(),
         "backend": jax.default_backend(), "device": device.device_kind, "device_count": jax.device_count(),
-        "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "machine": platform.machine(),
     }
 
 
