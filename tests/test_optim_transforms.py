@@ -140,3 +140,20 @@ def test_float32_stays_float32_with_traced_hyperparameters(spec):
     updates, state = first_update(jnp.asarray(0.05, jnp.float32))
     for x in jax.tree.leaves((updates, state)):
         assert x.dtype in (jnp.float32, jnp.int32), x.dtype
+
+
+@pytest.mark.parametrize("spec", ["course:momentum", "chainer:momentum", "seed:momentum"])
+def test_momentum_update_is_the_new_velocity(spec):
+    """w += v with v = mu*v - lr*g: the update, written -(lr*g - mu*v), equals v up to the rounding
+    of the two products (XLA may contract either form into a fused multiply-add)."""
+    rng = np.random.default_rng(0)
+    params = {"w": jnp.asarray(rng.standard_normal((64,)), jnp.float32)}
+    tx = jaxdl.optim.create(spec)
+    state = tx.init(params)
+    lr, mu = (DEFAULTS[spec][k] for k in ("learning_rate", "momentum"))
+    for _ in range(5):
+        grads = {"w": jnp.asarray(rng.standard_normal((64,)), jnp.float32)}
+        velocity = np.asarray(state.velocity["w"], np.float64)
+        updates, state = jax.jit(tx.update)(grads, state, params)
+        bound = np.finfo(np.float32).eps * (np.abs(mu * velocity) + np.abs(lr * np.asarray(grads["w"], np.float64)))
+        assert np.all(np.abs(np.asarray(updates["w"], np.float64) - np.asarray(state.velocity["w"])) <= bound)

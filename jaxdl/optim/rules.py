@@ -77,8 +77,10 @@ def momentum(learning_rate: Scalar, momentum: Scalar) -> optax.GradientTransform
         del params
 
         def rule(g, v):
-            v = momentum * v - learning_rate * g
-            return v, v
+            v_new = momentum * v - learning_rate * g
+            # The same value written -(lr*g - mu*v) (equal up to fused-multiply-add rounding): an update
+            # distinct from the state lets XLA on CPU fuse it into params + update (4-6% of a step).
+            return -(learning_rate * g - momentum * v), v_new
 
         updates, velocity = map_leaves(rule, updates, state.velocity)
         return updates, VelocityState(velocity=velocity)
