@@ -20,7 +20,6 @@ from typing import NamedTuple
 import jaxdl.optim
 from experiments import common, seeded
 from jaxdl import report
-from jaxdl.atomic import atomic_write
 from jaxdl.models.mlp import MultiLayerNet, course_init
 from jaxdl.nn.batchnorm import CONVENTIONS
 from jaxdl.report import figures
@@ -123,11 +122,7 @@ def write_outputs(args, result: dict, schedule: Schedule) -> None:
     seeds = len(result["settings"]["seeds"])
     table = report.markdown_table(["config", f"test accuracy ({seeds} seeds)", "batch accuracy",
                                    "course (single runs)"], rows)
-    with atomic_write(args.out / "table.md", "w") as f:
-        f.write(table)
-    report.write_json(args.out / "results.json", result)
-    print(table)
-    print(f"compile {result['compile_s']:.2f} s, total {result['wall_s']:.2f} s on {result['environment']['device']}")
+    report.write_results(args.out, table, result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from typing import NamedTuple
 import jaxdl.optim
 from experiments import common, seeded
 from jaxdl import report
-from jaxdl.atomic import atomic_write
 from jaxdl.models.convnets import CONVNETS, course_init
 from jaxdl.nn.dropout import FORMS
 from jaxdl.report import figures
@@ -144,11 +143,7 @@ def write_outputs(args, result: dict) -> None:
             for r in result["runs"]]
     table = report.markdown_table(["network", "steps", f"{train_label} accuracy ({len(settings['seeds'])} seeds)",
                                    f"{test_label} accuracy", "course test (single runs)"], rows)
-    with atomic_write(args.out / "table.md", "w") as f:
-        f.write(table)
-    report.write_json(args.out / "results.json", result)
-    print(table)
-    print(f"compile {result['compile_s']:.2f} s, total {result['wall_s']:.2f} s on {result['environment']['device']}")
+    report.write_results(args.out, table, result)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import optax
 
 from experiments import common
 from jaxdl import report
-from jaxdl.atomic import atomic_write
 from jaxdl.models.mlp import MultiLayerNet, init_variants
 from jaxdl.train.compile import compiler_options
 from jaxdl.train.grid import make_grid_program, seed_inputs
@@ -127,11 +126,7 @@ def write_outputs(args, result: dict, schedule: Schedule) -> None:
     table = report.markdown_table(
         ["activation", "init", "batch norm", f"test accuracy ({len(result['settings']['seeds'])} seeds)",
          "course (single runs)"], rows)
-    with atomic_write(args.out / "table.md", "w") as f:
-        f.write(table)
-    report.write_json(args.out / "results.json", result)
-    print(table)
-    print(f"compile {result['compile_s']:.2f} s, total {result['wall_s']:.2f} s on {result['environment']['device']}")
+    report.write_results(args.out, table, result)
 
 
 if __name__ == "__main__":

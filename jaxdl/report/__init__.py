@@ -1,6 +1,6 @@
 """Experiment outputs: results.json, markdown tables and figures, all written atomically."""
 
-from jaxdl.report.results import environment, write_json
+from jaxdl.report.results import environment, write_json, write_results
 from jaxdl.report.tables import markdown_table, mean_std
 
-__all__ = ["environment", "markdown_table", "mean_std", "write_json"]
+__all__ = ["environment", "markdown_table", "mean_std", "write_json", "write_results"]

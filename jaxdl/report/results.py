@@ -54,3 +54,13 @@ def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     with atomic_write(path, "w") as f:
         json.dump(_plain(payload), f, indent=1)
         f.write("\n")
+
+
+def write_results(out: str | os.PathLike, table: str, result: dict[str, Any]) -> None:
+    """An experiment's table.md and results.json into `out` (atomically), and the table and its
+    timing line (result's compile_s, wall_s, environment) on stdout."""
+    with atomic_write(os.path.join(out, "table.md"), "w") as f:
+        f.write(table)
+    write_json(os.path.join(out, "results.json"), result)
+    print(table)
+    print(f"compile {result['compile_s']:.2f} s, total {result['wall_s']:.2f} s on {result['environment']['device']}")
