@@ -9,12 +9,13 @@ import numpy as np
 import optax
 import pytest
 
+import jaxdl.optim
 from jaxdl.data.sampling import course_indices
 from jaxdl.models.mlp import MultiLayerNet, course_init, init_variants
 from jaxdl.reference import course_numpy
-from jaxdl.train.grid import make_grid_program, seed_inputs
+from jaxdl.train.grid import in_chunks, make_grid_program, seed_inputs
 from jaxdl.train.run import Data, Schedule, check_finite, make_run
-from jaxdl.train.state import Task
+from jaxdl.train.state import Batch, Task
 
 STRUCTURES = list(itertools.product(["sigmoid", "relu"], [False, True]))
 
@@ -129,22 +130,30 @@ def test_scanned_run_trains_on_the_given_indices():
         make_run(task, schedule)(task.state_from(variables, jax.random.key(0)), indices[:5], data)
 
 
-def test_grid_program_equals_separate_runs():
+@pytest.mark.parametrize("optimizer", ["course:sgd", "chainer:momentum"])
+def test_grid_program_equals_separate_runs(optimizer):
+    """Each (seed, config) of the grid (kernels carried kernel-major, optimizer slots too, the test
+    set evaluated in pieces) trains as the same run made alone with make_run."""
     variants = [MultiLayerNet(12, (8, 6), activation=a, weight_init=w, use_batchnorm=b, switchable=True)
                 for a, w, b in [("sigmoid", 0.01, False), ("relu", "He", True)]]
-    task = Task(variants[0], optax.sgd(0.3), trainable="all")
-    data, schedule = tiny_data(), Schedule(12, 4, 6)
+    tx = jaxdl.optim.create(optimizer, learning_rate=0.05)
+    task = Task(variants[0], tx, trainable="all")
+    data, schedule = tiny_data(n_test=3000), Schedule(12, 4, 6)
     inputs = seed_inputs(lambda rng: init_variants(variants, rng), [5, 6], schedule, 64)
-    _, grid = make_grid_program(task, schedule)(inputs, data)
+    final, grid = make_grid_program(task, schedule)(inputs, data)
     for s in range(2):
         for c, variant in enumerate(variants):
             static = variant.clone(switchable=False)
-            static_task = Task(static, optax.sgd(0.3), trainable="all")
+            static_task = Task(static, tx, trainable="all")
             variables = course_init(static, np.random.RandomState(5 + s))
             state = static_task.state_from(variables, inputs.dropout_keys[s])
-            _, alone = jax.jit(make_run(static_task, schedule))(state, inputs.indices[s], data)
+            alone_final, alone = jax.jit(make_run(static_task, schedule))(state, inputs.indices[s], data)
             np.testing.assert_allclose(grid.loss[s, c], alone.loss, rtol=2e-5)
-            np.testing.assert_allclose(grid.test_accuracy[s, c], alone.test_accuracy)
+            np.testing.assert_allclose(grid.test_loss[s, c], alone.test_loss, rtol=2e-5)
+            np.testing.assert_allclose(grid.test_accuracy[s, c], alone.test_accuracy, atol=1e-6)
+            for key, value in alone_final.params.items():
+                for name in value:
+                    np.testing.assert_allclose(final.params[key][name][s, c], value[name], rtol=2e-4, atol=1e-6)
 
 
 def test_schedule_rejects_bad_values():
@@ -171,3 +180,20 @@ def test_task_rejects_unknown_names():
         Task(model, optax.sgd(0.1), loss="mse")
     with pytest.raises(ValueError, match="unknown trainable"):
         Task(model, optax.sgd(0.1), trainable="bn")
+
+
+@pytest.mark.parametrize("n,pieces", [(10000, 10), (3000, 3), (1001, 7), (1009, 1), (300, 1)])
+def test_evaluation_in_pieces_is_the_batch_mean(n, pieces):
+    """in_chunks: the mean of equal pieces' means is the whole batch's mean, piece sizes as documented."""
+    calls = []
+
+    def eval_fn(state, batch):
+        calls.append(batch.labels.shape[0])
+        return batch.images.mean() * state, (batch.labels % 3 == 0).mean()
+
+    images = np.arange(n, dtype=np.float32) / n
+    labels = np.arange(n, dtype=np.int32)
+    loss, accuracy = jax.jit(in_chunks(eval_fn))(jnp.float32(2.0), Batch(jnp.asarray(images), jnp.asarray(labels)))
+    np.testing.assert_allclose(loss, 2.0 * images.astype(np.float64).mean(), rtol=1e-6)
+    np.testing.assert_allclose(accuracy, np.mean(labels % 3 == 0), rtol=1e-6)
+    assert calls == [n // pieces]

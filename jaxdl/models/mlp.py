@@ -4,6 +4,8 @@ Per hidden layer: Affine -> BatchNorm (optional) -> activation -> Dropout (optio
 then a final Affine. Weights W = std * randn(n_in, n_out), biases 0, with std from
 `weight_init` (see `jaxdl.nn.course_std`). Parameters are named as the course names them:
 affine{i}/kernel (W{i}), affine{i}/bias (b{i}), batchnorm{i}/gamma, batchnorm{i}/beta.
+The Affine matmuls compute their weight gradients in the weights' layout
+(`jaxdl.nn.dense_dot_general`); the network is differentiable in reverse mode.
 """
 
 from collections.abc import Sequence
@@ -13,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.nn import BatchNorm, Dropout, course_std, normal
+from jaxdl.nn import BatchNorm, Dropout, course_std, dense_dot_general, normal
 from jaxdl.nn.batchnorm import CONVENTIONS
 from jaxdl.nn.dropout import FORMS
 
@@ -104,6 +106,7 @@ class MultiLayerNet(nn.Module):
             kernel_init=normal(course_std(self.weight_init, fan_in)),
             bias_init=nn.initializers.zeros,
             param_dtype=jnp.float32,
+            dot_general=dense_dot_general,
             name=f"affine{index}",
         )
 

@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.data.sampling import course_indices
-from jaxdl.train.run import Data, History, Schedule, make_run
-from jaxdl.train.state import Task, TrainState
+from jaxdl.train.run import Data, History, Schedule, make_loop
+from jaxdl.train.state import Batch, Task, TrainState
+from jaxdl.train.step import make_eval_step, make_train_step
 
 InitFn = Callable[[np.random.RandomState], Any]  # the configs' variables stacked on axis 0
 
@@ -49,14 +50,82 @@ def make_grid_program(task: Task, schedule: Schedule, on_eval: Callable[[jax.Arr
     """A jitted (SeedInputs, data) -> (final states [S, C], histories [S, C, ...]).
 
     Every config trains with `task`'s step on its seed's batches; `on_eval` and
-    `eval_train` as in `make_run`.
+    `eval_train` as in `make_run`. One loop (`make_loop`) steps all S x C states at once: the
+    step is vmapped over configs (shared batch) inside a vmap over seeds (own batches), and
+    between steps the stacked kernels are held as `KernelMajor` lays them out.
     """
-    run = make_run(task, schedule, on_eval, eval_train)
+    schedule.check()
+    train_step, eval_step = make_train_step(task), make_eval_step(task)
+    step_all = jax.vmap(jax.vmap(train_step, in_axes=(0, None)), in_axes=(0, 0))
+    eval_batches = jax.vmap(jax.vmap(eval_step, in_axes=(0, None)), in_axes=(0, 0))
+    eval_shared = in_chunks(jax.vmap(jax.vmap(eval_step, in_axes=(0, None)), in_axes=(0, None)))
 
-    def one_seed(variables: Any, indices: jax.Array, dropout_key: jax.Array,
-                 data: Data) -> tuple[TrainState, History]:
-        states = jax.vmap(lambda v: task.state_from(v, dropout_key))(variables)
-        return jax.vmap(run, in_axes=(0, None, None))(states, indices, data)
+    def program(inputs: SeedInputs, data: Data) -> tuple[TrainState, History]:
+        if inputs.indices.shape[1:] != (schedule.steps, schedule.batch_size):
+            raise ValueError(f"indices have shape {inputs.indices.shape}; the schedule needs "
+                             f"(seeds, steps, batch_size) = (S, {schedule.steps}, {schedule.batch_size})")
+        states = jax.vmap(lambda variables, key: jax.vmap(lambda v: task.state_from(v, key))(variables))(
+            inputs.variables, inputs.dropout_keys)
+        layout = KernelMajor(states)
+        loop = make_loop(step_all, eval_batches, eval_shared, schedule, on_eval, eval_train,
+                         layout.to_carry, layout.from_carry)
+        final, history = loop(states, jnp.swapaxes(inputs.indices, 0, 1), data)
+        return final, jax.tree.map(lambda a: jnp.moveaxis(a, 0, -1), history)  # [S, C, steps or evals]
 
-    per_seed = jax.vmap(one_seed, in_axes=(0, 0, 0, None))
-    return jax.jit(lambda inputs, data: per_seed(*inputs, data))
+    return jax.jit(program)
+
+
+class KernelMajor:
+    """Carries stacked matrices [S, C, in, out] (kernels and their optimizer slots) as [S, in, C*out].
+
+    With the configs folded into one matmul per seed, x [S, B, in] . W reads W as
+    [S, in, C*out], and the weight gradient (`jaxdl.nn.weight_layout_matmul`) comes out that
+    way; carried as [S, C, in, out], XLA on CPU re-lays every kernel twice per step.
+    """
+
+    def __init__(self, like: TrainState):
+        self.shapes = jax.tree.map(jnp.shape, (like.params, like.opt_state))
+
+    def to_carry(self, state: TrainState) -> TrainState:
+        def merge(leaf, shape):
+            if len(shape) != 4:
+                return leaf
+            s, c, n_in, n_out = shape
+            return jnp.transpose(leaf, (0, 2, 1, 3)).reshape(s, n_in, c * n_out)
+
+        params, opt_state = jax.tree.map(merge, (state.params, state.opt_state), self.shapes)
+        return state._replace(params=params, opt_state=opt_state)
+
+    def from_carry(self, carry: TrainState) -> TrainState:
+        def split(leaf, shape):
+            if len(shape) != 4:
+                return leaf
+            s, c, n_in, n_out = shape
+            return jnp.transpose(leaf.reshape(s, n_in, c, n_out), (0, 2, 1, 3))
+
+        params, opt_state = jax.tree.map(split, (carry.params, carry.opt_state), self.shapes)
+        return carry._replace(params=params, opt_state=opt_state)
+
+
+
+EVAL_CHUNK = 1000  # examples per piece of a whole-set evaluation
+
+
+def in_chunks(eval_fn: Callable[[TrainState, Batch], tuple[jax.Array, jax.Array]], max_size: int = EVAL_CHUNK):
+    """`eval_fn` (mean loss, accuracy) over a large batch as the mean over equal pieces of it.
+
+    The pieces (the largest divisor of the batch size up to `max_size`) run one after another,
+    so the S x C networks' activations of one piece stay in cache (a 10,000-image test set for
+    120 networks of width 40 is 192 MB per layer at once); with equal pieces the mean of the
+    pieces' means is the batch mean. A batch with no divisor near `max_size` runs whole.
+    """
+    def chunked(state: TrainState, batch: Batch) -> tuple[jax.Array, jax.Array]:
+        n = batch.labels.shape[0]
+        size = max(d for d in range(1, min(n, max_size) + 1) if n % d == 0)
+        if size == n or 8 * size < min(n, max_size):  # small enough already, or only tiny pieces divide it
+            return eval_fn(state, batch)
+        pieces = jax.tree.map(lambda a: a.reshape(n // size, size, *a.shape[1:]), batch)
+        loss, accuracy = jax.lax.map(lambda piece: eval_fn(state, piece), pieces)
+        return loss.mean(axis=0), accuracy.mean(axis=0)
+
+    return chunked

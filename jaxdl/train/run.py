@@ -8,14 +8,14 @@ program serves every dataset of the same shapes.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.train.state import Batch, Task, TrainState
-from jaxdl.train.step import make_eval_step, make_train_step
+from jaxdl.train.step import StepFn, make_eval_step, make_train_step
 
 
 class Schedule(NamedTuple):
@@ -54,6 +54,7 @@ class History(NamedTuple):
 
 
 RunFn = Callable[[TrainState, jax.Array, Data], tuple[TrainState, History]]
+EvalFn = Callable[[TrainState, Batch], tuple[jax.Array, jax.Array]]
 
 
 def make_run(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None] | None = None,
@@ -68,37 +69,57 @@ def make_run(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None
     With `eval_train`, each evaluation also covers the whole training set (history.train_loss,
     history.train_accuracy), as the course's 2_5-2_8 notebooks evaluate network.accuracy(x_train, d_train).
     """
-    schedule.check()
-    train_step = make_train_step(task)
     eval_step = make_eval_step(task)
-    intervals = schedule.steps // schedule.eval_every
+    loop = make_loop(make_train_step(task), eval_step, eval_step, schedule, on_eval, eval_train)
 
     def run(state: TrainState, indices: jax.Array, data: Data) -> tuple[TrainState, History]:
         if indices.shape != (schedule.steps, schedule.batch_size):
             raise ValueError(f"indices have shape {indices.shape}; the schedule needs "
                              f"(steps, batch_size) = {(schedule.steps, schedule.batch_size)}")
+        return loop(state, indices, data)
 
+    return run
+
+
+def make_loop(train_step: StepFn, eval_batch: EvalFn, eval_set: EvalFn, schedule: Schedule,
+              on_eval: Callable[[jax.Array], None] | None = None, eval_train: bool = False,
+              to_carry: Callable[[TrainState], Any] = lambda state: state,
+              from_carry: Callable[[Any], TrainState] = lambda carry: carry) -> RunFn:
+    """The run's loop for any (possibly batched) steps: (state, indices [steps, ...], data) ->
+    (final state, history with the step or evaluation axis first).
+
+    Each step trains on `data.train_*[indices[t]]`; every `eval_every` steps `eval_batch`
+    scores the last step's batch and `eval_set` the test set (and with `eval_train` the
+    training set). Between steps the state is held as `to_carry(state)` (a layout of the
+    caller's choice; `from_carry` inverts it).
+    """
+    schedule.check()
+    intervals = schedule.steps // schedule.eval_every
+
+    def loop(state: TrainState, indices: jax.Array, data: Data) -> tuple[TrainState, History]:
         def batch_at(idx):
             return Batch(data.train_images[idx], data.train_labels[idx])
 
-        def one_step(state, idx):
-            return train_step(state, batch_at(idx))
+        def one_step(carry, idx):
+            state, loss = train_step(from_carry(carry), batch_at(idx))
+            return to_carry(state), loss
 
-        def one_interval(state, interval):
+        def one_interval(carry, interval):
             interval_indices, number = interval
-            state, step_losses = jax.lax.scan(one_step, state, interval_indices)
-            batch_metrics = eval_step(state, batch_at(interval_indices[-1]))
-            test_metrics = eval_step(state, Batch(data.test_images, data.test_labels))
-            train_metrics = eval_step(state, Batch(data.train_images, data.train_labels)) if eval_train else ()
+            carry, step_losses = jax.lax.scan(one_step, carry, interval_indices)
+            state = from_carry(carry)
+            batch_metrics = eval_batch(state, batch_at(interval_indices[-1]))
+            test_metrics = eval_set(state, Batch(data.test_images, data.test_labels))
+            train_metrics = eval_set(state, Batch(data.train_images, data.train_labels)) if eval_train else ()
             if on_eval is not None:
                 jax.debug.callback(on_eval, (number + 1) * schedule.eval_every)
-            return state, (step_losses, *batch_metrics, *test_metrics, *train_metrics)
+            return carry, (step_losses, *batch_metrics, *test_metrics, *train_metrics)
 
-        per_interval = indices.reshape(intervals, schedule.eval_every, schedule.batch_size)
-        state, (step_losses, *evals) = jax.lax.scan(one_interval, state, (per_interval, jnp.arange(intervals)))
-        return state, History(step_losses.reshape(-1), *evals)
+        per_interval = indices.reshape(intervals, schedule.eval_every, *indices.shape[1:])
+        carry, (step_losses, *evals) = jax.lax.scan(one_interval, to_carry(state), (per_interval, jnp.arange(intervals)))
+        return from_carry(carry), History(step_losses.reshape(-1, *step_losses.shape[2:]), *evals)
 
-    return run
+    return loop
 
 
 def check_finite(history: History, labels: list[str]) -> None:
