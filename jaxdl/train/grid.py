@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.data.sampling import course_indices
-from jaxdl.train.run import Data, History, Schedule, make_loop
+from jaxdl.train.run import Data, EvalFn, History, Schedule, make_loop
 from jaxdl.train.state import Batch, Task, TrainState
 from jaxdl.train.step import make_eval_step, make_train_step
 
@@ -107,11 +107,10 @@ class KernelMajor:
         return carry._replace(params=params, opt_state=opt_state)
 
 
-
 EVAL_CHUNK = 1000  # examples per piece of a whole-set evaluation
 
 
-def in_chunks(eval_fn: Callable[[TrainState, Batch], tuple[jax.Array, jax.Array]], max_size: int = EVAL_CHUNK):
+def in_chunks(eval_fn: EvalFn, max_size: int = EVAL_CHUNK) -> EvalFn:
     """`eval_fn` (mean loss, accuracy) over a large batch as the mean over equal pieces of it.
 
     The pieces (the largest divisor of the batch size up to `max_size`) run one after another,
