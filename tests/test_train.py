@@ -138,7 +138,7 @@ def test_grid_program_equals_separate_runs(optimizer):
                 for a, w, b in [("sigmoid", 0.01, False), ("relu", "He", True)]]
     tx = jaxdl.optim.create(optimizer, learning_rate=0.05)
     task = Task(variants[0], tx, trainable="all")
-    data, schedule = tiny_data(n_test=3000), Schedule(12, 4, 6)
+    data, schedule = tiny_data(n_test=60000), Schedule(12, 4, 6)  # 4 networks: the test set in 2 pieces
     inputs = seed_inputs(lambda rng: init_variants(variants, rng), [5, 6], schedule, 64)
     final, grid = make_grid_program(task, schedule)(inputs, data)
     for s in range(2):
