@@ -88,24 +88,20 @@ class KernelMajor:
         self.shapes = jax.tree.map(jnp.shape, (like.params, like.opt_state))
 
     def to_carry(self, state: TrainState) -> TrainState:
-        def merge(leaf, shape):
-            if len(shape) != 4:
-                return leaf
-            s, c, n_in, n_out = shape
-            return jnp.transpose(leaf, (0, 2, 1, 3)).reshape(s, n_in, c * n_out)
-
-        params, opt_state = jax.tree.map(merge, (state.params, state.opt_state), self.shapes)
-        return state._replace(params=params, opt_state=opt_state)
+        return self._relayout(
+            state, lambda m, s, c, n_in, n_out: jnp.transpose(m, (0, 2, 1, 3)).reshape(s, n_in, c * n_out))
 
     def from_carry(self, carry: TrainState) -> TrainState:
-        def split(leaf, shape):
-            if len(shape) != 4:
-                return leaf
-            s, c, n_in, n_out = shape
-            return jnp.transpose(leaf.reshape(s, n_in, c, n_out), (0, 2, 1, 3))
+        return self._relayout(
+            carry, lambda m, s, c, n_in, n_out: jnp.transpose(m.reshape(s, n_in, c, n_out), (0, 2, 1, 3)))
 
-        params, opt_state = jax.tree.map(split, (carry.params, carry.opt_state), self.shapes)
-        return carry._replace(params=params, opt_state=opt_state)
+    def _relayout(self, state: TrainState, relayout: Callable[..., jax.Array]) -> TrainState:
+        """`relayout(matrix, S, C, in, out)` applied to every stacked matrix of params and opt_state."""
+        def each(leaf, shape):
+            return relayout(leaf, *shape) if len(shape) == 4 else leaf
+
+        params, opt_state = jax.tree.map(each, (state.params, state.opt_state), self.shapes)
+        return state._replace(params=params, opt_state=opt_state)
 
 
 EVAL_ROWS = 120_000  # networks x examples per piece of a whole-set evaluation (120 networks: 1000 examples)
