@@ -1,6 +1,6 @@
 """AlexNet (Chainer's Alex) train-step throughput: jaxdl vs eager PyTorch, same architecture.
 
-    python -m experiments.bench_alexnet --batch 32 --warmup 3 --steps 10 --out bench.json
+    python -m experiments.bench_alexnet --batch 32 --warmup 3 --steps 10 --out runs/bench_alexnet
 
 The jaxdl step is the one experiments.train_imagenet runs (forward, backward and Chainer's
 MomentumSGD update, jitted, state donated). XLA's cost analysis gives the FLOPs per step,
@@ -8,12 +8,22 @@ hence the achieved GFLOP/s. The PyTorch side (experiments.bench_alexnet_torch) r
 subprocess, with this interpreter when it can import torch, else with --torch-python; it
 is skipped, with a message, when neither has torch. The two sides alternate for --rounds
 rounds; medians and best step times are reported, and the speedup from the best ones.
+
+--breakdown also times the step's parts alone, jitted, best of --steps: each convolution's
+forward, input gradient and filter gradient (conv1 needs none) as the model lowers it, with
+XLA's default CPU kernels (YNNPACK fusions) and with YNNPACK switched off for the program
+(XLA's Eigen kernels), the optimizer update alone, and a float32 GEMM for the machine's
+FLOP rate. "together" is a layer's forward and gradients in one program, as a step runs
+them (conv1's patches then serve both); the totals add those. The step itself keeps XLA's
+defaults: with YNNPACK off, jaxlib 0.10.2 gets the whole network's gradient wrong, see
+`XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= python -m pytest tests/test_alexnet.py`.
 """
 
 import argparse
 import importlib.util
 import json
 import os
+import pathlib
 import platform
 import subprocess
 import sys
@@ -25,11 +35,16 @@ import numpy as np
 
 import jaxdl.optim
 from jaxdl.atomic import atomic_write
-from jaxdl.models.alexnet import AlexNet
+from jaxdl.bench.flops import gemm_flops_per_s
+from jaxdl.models.alexnet import ALEX_CONVS, AlexNet
+from jaxdl.nn.conv import convolution_2d
+from jaxdl.nn.output_size import conv_output_size, pooling_output_size
 from jaxdl.train.state import Batch, Task
 from jaxdl.train.supervised import make_train_step
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+# XLA's CPU kernel choices the breakdown compares: its defaults, and every YNNPACK fusion off
+KERNEL_OPTIONS = {"xla_defaults": {}, "ynnpack_off": {"xla_cpu_experimental_ynn_fusion_type": ""}}
 
 
 def xla_flops(compiled) -> float:
@@ -77,6 +92,102 @@ def jaxdl_runner(batch: int, dtype: str, seed: int = 0):
     return info, run
 
 
+def best_time(fn, args: tuple, options: dict, repeats: int) -> float:
+    """Best wall time of `repeats` calls of jit(fn)(*args) compiled with `options`, after one."""
+    compiled = jax.jit(fn).lower(*args).compile(compiler_options=options)
+    jax.block_until_ready(compiled(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _with_vjp(fn, primals: tuple, cotangent):
+    """fn(*primals) and its gradients for `cotangent`, from one forward pass."""
+    value, vjp = jax.vjp(fn, *primals)
+    return value, vjp(cotangent)
+
+
+def conv_inputs(batch: int) -> list[tuple]:
+    """(spec, input shape NHWC) of each AlexNet convolution, following the sizes through the net."""
+    size, channels, shapes = AlexNet.insize, 3, []
+    for spec in ALEX_CONVS:
+        shapes.append((spec, (batch, size, size, channels)))
+        size, channels = conv_output_size(size, spec.ksize, spec.stride, spec.pad), spec.features
+        if spec.pool:
+            size = pooling_output_size(size, 3, 2, 0, True)
+    return shapes
+
+
+def breakdown(batch: int, repeats: int) -> dict:
+    """Seconds and GFLOP/s of each convolution pass alone (under each of KERNEL_OPTIONS), the
+    optimizer update alone, and a 2048^3 float32 GEMM's rate."""
+    rng = np.random.default_rng(0)
+    option_sets = KERNEL_OPTIONS if jax.default_backend() == "cpu" else {"xla_defaults": {}}
+    layers = []
+    for spec, shape in conv_inputs(batch):
+        x = jnp.asarray(rng.standard_normal(shape, dtype=np.float32))
+        w = jnp.asarray(rng.standard_normal((spec.ksize, spec.ksize, shape[-1], spec.features), dtype=np.float32))
+
+        def conv(x, w, spec=spec):
+            return convolution_2d(x, w, spec.stride, spec.pad, spec.method)
+
+        gy = jnp.ones(jax.eval_shape(conv, x, w).shape, jnp.float32)
+        flops = 2 * gy.size * spec.ksize ** 2 * shape[-1]  # per pass: 2 * outputs * kh * kw * C_in
+        passes = {"forward": conv,
+                  "filter_grad": lambda x, w, gy, conv=conv: jax.vjp(lambda v: conv(x, v), w)[1](gy)[0]}
+        if spec.name == "conv1":  # the input image needs no gradient
+            passes["together"] = lambda x, w, gy, conv=conv: _with_vjp(lambda v: conv(x, v), (w,), gy)
+        else:
+            passes["input_grad"] = lambda x, w, gy, conv=conv: jax.vjp(lambda v: conv(v, w), x)[1](gy)[0]
+            passes["together"] = lambda x, w, gy, conv=conv: _with_vjp(conv, (x, w), gy)
+        row = {"layer": spec.name, "gflop_per_pass": flops / 1e9, "passes_together": len(passes) - 1}
+        for pass_name, fn in passes.items():
+            args = (x, w) if pass_name == "forward" else (x, w, gy)
+            for set_name, options in option_sets.items():
+                seconds = best_time(fn, args, options, repeats)
+                row[f"{pass_name}/{set_name}_s"] = seconds
+                row[f"{pass_name}/{set_name}_gflops_per_sec"] = flops * (len(passes) - 1 if pass_name == "together"
+                                                                          else 1) / seconds / 1e9
+        layers.append(row)
+    totals = {name: sum(row[f"together/{name}_s"] for row in layers) for name in option_sets}
+    task = Task(AlexNet(), jaxdl.optim.create("chainer:momentum", learning_rate=0.01, momentum=0.9), loss="chainer")
+    state = jax.jit(task.init)(jax.random.key(0), jnp.zeros((1, 227, 227, 3), jnp.float32))
+    grads = jax.tree.map(jnp.ones_like, state.params)
+
+    def update(params, opt_state, grads):
+        updates, opt_state = task.tx.update(grads, opt_state, params)
+        return jax.tree.map(jnp.add, params, updates), opt_state
+
+    step = jax.jit(update, donate_argnums=(0, 1)).lower(state.params, state.opt_state, grads).compile()
+    params, opt_state = jax.block_until_ready(step(state.params, state.opt_state, grads))
+    update_times = []
+    for _ in range(repeats):  # params and velocities updated in place, as in the train step
+        start = time.perf_counter()
+        params, opt_state = jax.block_until_ready(step(params, opt_state, grads))
+        update_times.append(time.perf_counter() - start)
+    update_s = min(update_times)
+    return {"convolutions": layers, "convolution_total_s": totals, "optimizer_update_s": update_s,
+            "gemm_2048_gflops_per_sec": gemm_flops_per_s() / 1e9}
+
+
+def print_breakdown(result: dict) -> None:
+    names = list(result["convolution_total_s"])
+    print("layer  pass         GFLOP" + "".join(f"  {name + ' ms (GFLOP/s)':>28}" for name in names), file=sys.stderr)
+    for row in result["convolutions"]:
+        for pass_name in ("forward", "input_grad", "filter_grad", "together"):
+            if f"{pass_name}/xla_defaults_s" in row:
+                cells = "".join(f"  {row[f'{pass_name}/{name}_s'] * 1e3:20.1f} ({row[f'{pass_name}/{name}_gflops_per_sec']:5.0f})"
+                                for name in names)
+                gflop = row["gflop_per_pass"] * (row["passes_together"] if pass_name == "together" else 1)
+                print(f"{row['layer']:6} {pass_name:11} {gflop:6.2f}{cells}", file=sys.stderr)
+    totals = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in result["convolution_total_s"].items())
+    print(f"every convolution's forward and gradients (sum of 'together'): {totals}; optimizer update alone {result['optimizer_update_s'] * 1e3:.1f} ms; "
+          f"float32 GEMM {result['gemm_2048_gflops_per_sec']:.0f} GFLOP/s", file=sys.stderr)
+
+
 def bench_torch(batch: int, warmup: int, steps: int, torch_python: str | None) -> dict:
     """Run experiments.bench_alexnet_torch in a subprocess; {"skipped": why} without torch."""
     python = sys.executable if importlib.util.find_spec("torch") else torch_python
@@ -108,7 +219,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="jaxdl computation dtype")
     parser.add_argument("--torch-python", help="Python with torch, for when this one has none")
     parser.add_argument("--skip-torch", action="store_true")
-    parser.add_argument("--out", help="Write the results as JSON here too")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="Also time each convolution pass and the optimizer update alone")
+    parser.add_argument("--out", type=pathlib.Path, help="Folder to write bench_alexnet.json into")
     args = parser.parse_args(argv)
 
     info, run_jaxdl = jaxdl_runner(args.batch, args.dtype)
@@ -128,9 +241,13 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         results["torch"] = torch_info
         print(f"PyTorch side skipped: {torch_info['skipped']}", file=sys.stderr)
+    if args.breakdown:
+        results["breakdown"] = breakdown(args.batch, args.steps)
+        print_breakdown(results["breakdown"])
     print(json.dumps(results, indent=2))
     if args.out:
-        with atomic_write(args.out, "w") as f:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with atomic_write(args.out / "bench_alexnet.json", "w") as f:
             json.dump(results, f, indent=2)
     return results
 
