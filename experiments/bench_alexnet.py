@@ -10,12 +10,12 @@ is skipped, with a message, when neither has torch. The two sides alternate for 
 rounds; medians and best step times are reported, and the speedup from the best ones.
 
 --breakdown also times the step's parts alone, jitted, best of --steps: each convolution's
-forward, input gradient and filter gradient (conv1 needs none) as the model lowers it, with
-XLA's default CPU kernels (YNNPACK fusions) and with YNNPACK switched off for the program
-(XLA's Eigen kernels), the optimizer update alone, and a float32 GEMM for the machine's
-FLOP rate. "together" is a layer's forward and gradients in one program, as a step runs
-them (conv1's patches then serve both); the totals add those. The step itself keeps XLA's
-defaults: with YNNPACK off, jaxlib 0.10.2 gets the whole network's gradient wrong, see
+forward, input gradient (not conv1's, whose input is the image) and filter gradient as the
+model lowers them, with XLA's default CPU kernels (YNNPACK fusions) and with YNNPACK switched
+off for the program (XLA's Eigen kernels); the optimizer update alone; and a float32 GEMM for
+the machine's FLOP rate. "together" is a layer's forward and gradients in one program, as a
+step runs them (conv1's patches then serve both); the totals add those. The step itself keeps
+XLA's defaults: with YNNPACK off, jaxlib 0.10.2 gets the whole network's gradient wrong, see
 `XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= python -m pytest tests/test_alexnet.py`.
 """
 
