@@ -6,6 +6,7 @@ They differ in eps, in the running average's decay, in the running variance's st
 whether the running variance is fed the biased or the unbiased batch variance.
 """
 
+import functools
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -36,11 +37,59 @@ def convention(name: str) -> BatchNormConvention:
     return CONVENTIONS[name]
 
 
+def batch_sum(v: jax.Array) -> jax.Array:
+    """sum_r v[r, f] over every axis but the last, computed as ones @ v[rows, features].
+
+    A matrix-vector product rather than a reduction: for the course's batch of 100 and a few
+    dozen features, XLA on CPU runs the product far faster than its YNNPACK reduce fusion of
+    the same sum, which made the batch-norm sums a large part of a training step of small
+    networks (see the grid benchmark in the README).
+    """
+    rows = v.size // v.shape[-1]
+    return jnp.ones((rows,), v.dtype) @ v.reshape(rows, v.shape[-1])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def normalize_batch(x: jax.Array, gamma: jax.Array, beta: jax.Array, eps: float):
+    """(y, mean, var): y = gamma * (x - mean) / sqrt(var + eps) + beta with the batch mean and
+    biased batch variance over every axis but the last; the gradient is the book's
+    BatchNormalization.backward, its sums taken by `batch_sum`."""
+    return _normalize_fwd(x, gamma, beta, eps)[0]
+
+
+def _normalize_fwd(x, gamma, beta, eps):
+    n = x.size // x.shape[-1]
+    mean = batch_sum(x) / n
+    xc = x - mean
+    var = batch_sum(xc * xc) / n
+    std = jnp.sqrt(var + eps)
+    xn = xc / std
+    return (gamma * xn + beta, mean, var), (xc, xn, std, gamma)
+
+
+def _normalize_bwd(eps, residuals, cotangents):
+    # book: dbeta = sum(dout); dgamma = sum(xn * dout); dxn = gamma * dout; dxc = dxn / std;
+    # dstd = -sum(dxn * xc / std^2); dvar = 0.5 * dstd / std; dxc += (2 / N) * xc * dvar;
+    # dmu = sum(dxc); dx = dxc - dmu / N   (plus the cotangents of the returned mean and var)
+    xc, xn, std, gamma = residuals
+    dy, dmean, dvar_out = cotangents
+    n = xc.size // xc.shape[-1]
+    dxn = gamma * dy
+    dvar = -0.5 * batch_sum(dxn * xc) / (std * std * std) + dvar_out
+    dxc = dxn / std + (2.0 / n) * xc * dvar
+    dx = dxc - (batch_sum(dxc) - dmean) / n
+    return dx, batch_sum(xn * dy), batch_sum(dy)
+
+
+normalize_batch.defvjp(_normalize_fwd, _normalize_bwd)
+
+
 class BatchNorm(nn.Module):
     """Batch normalization over every axis but the last, with a named convention.
 
     Parameters `gamma` (ones) and `beta` (zeros); running statistics `mean` and `var` in the
-    `batch_stats` collection, updated once per training call (not while initialising).
+    `batch_stats` collection, updated once per training call (not while initialising). In
+    training the batch statistics and the gradient come from `normalize_batch`.
     """
 
     convention: str = "course"
@@ -55,15 +104,12 @@ class BatchNorm(nn.Module):
         running_var = self.variable(
             "batch_stats", "var", lambda: jnp.full((features,), conv.initial_var, jnp.float32)
         )
-        if train:
-            axes = tuple(range(x.ndim - 1))
-            mean = jnp.mean(x, axis=axes)
-            var = jnp.mean(jnp.square(x - mean), axis=axes)
-            if not self.is_initializing():
-                count = x.size // features
-                fed_var = var * (count / max(count - 1, 1)) if conv.unbiased_running_var else var
-                running_mean.value = conv.decay * running_mean.value + (1 - conv.decay) * mean
-                running_var.value = conv.decay * running_var.value + (1 - conv.decay) * fed_var
-        else:
-            mean, var = running_mean.value, running_var.value
-        return gamma * (x - mean) / jnp.sqrt(var + conv.eps) + beta
+        if not train:
+            return gamma * (x - running_mean.value) / jnp.sqrt(running_var.value + conv.eps) + beta
+        y, mean, var = normalize_batch(x, gamma, beta, conv.eps)
+        if not self.is_initializing():
+            count = x.size // features
+            fed_var = var * (count / max(count - 1, 1)) if conv.unbiased_running_var else var
+            running_mean.value = conv.decay * running_mean.value + (1 - conv.decay) * mean
+            running_var.value = conv.decay * running_var.value + (1 - conv.decay) * fed_var
+        return y
