@@ -53,7 +53,7 @@ def batch_sum(v: jax.Array) -> jax.Array:
 def normalize_batch(x: jax.Array, gamma: jax.Array, beta: jax.Array, eps: float):
     """(y, mean, var): y = gamma * (x - mean) / sqrt(var + eps) + beta with the batch mean and
     biased batch variance over every axis but the last; the gradient is the book's
-    BatchNormalization.backward, its sums taken by `batch_sum`."""
+    BatchNormalization.backward, its sums taken by `batch_sum` (reverse-mode only)."""
     return _normalize_fwd(x, gamma, beta, eps)[0]
 
 

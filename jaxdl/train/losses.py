@@ -21,7 +21,7 @@ def course_softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Ar
     """The book's SoftmaxWithLoss: value -mean(log(softmax(x)[t] + 1e-7)), gradient (softmax(x) - onehot(t)) / N.
 
     The book's backward ignores the 1e-7: the gradient is the exact one of the loss without it.
-    The mean runs over every row (all axes but the last).
+    The mean runs over every row (all axes but the last). Reverse-mode only (a custom VJP).
     """
     return _course_loss_fwd(logits, labels)[0]
 
