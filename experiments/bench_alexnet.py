@@ -28,6 +28,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +41,7 @@ from jaxdl.bench.flops import gemm_flops_per_s
 from jaxdl.models.alexnet import ALEX_CONVS, AlexNet
 from jaxdl.nn.conv import convolution_2d
 from jaxdl.nn.output_size import conv_output_size, pooling_output_size
-from jaxdl.train.state import Batch, Task
+from jaxdl.train.state import Batch, Task, TrainState
 from jaxdl.train.supervised import make_train_step
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -63,13 +65,18 @@ def summarize(times: list[float], batch: int) -> dict:
             "best_step_time_s": best, "best_images_per_sec": batch / best}
 
 
+def alex_task_and_state(dtype: str = "float32", seed: int = 0) -> tuple[Task, TrainState]:
+    """The train_imagenet task (AlexNet, Chainer's MomentumSGD 0.01/0.9) and a fresh state."""
+    task = Task(AlexNet(dtype=DTYPES[dtype]), jaxdl.optim.create("chainer:momentum", learning_rate=0.01, momentum=0.9),
+                loss="chainer")
+    return task, jax.jit(task.init)(jax.random.key(seed), jnp.zeros((1, 227, 227, 3), jnp.float32))
+
+
 def jaxdl_runner(batch: int, dtype: str, seed: int = 0):
     """(info, run): run(warmup, steps) times that many jitted AlexNet train steps (forward,
     backward, Chainer's MomentumSGD; state donated) on the default device and returns the
     step times; info holds the compile time and XLA's FLOPs per step."""
-    model = AlexNet(dtype=DTYPES[dtype])
-    task = Task(model, jaxdl.optim.create("chainer:momentum", learning_rate=0.01, momentum=0.9), loss="chainer")
-    state = jax.jit(task.init)(jax.random.key(seed), jnp.zeros((1, 227, 227, 3), jnp.float32))
+    task, state = alex_task_and_state(dtype, seed)
     rng = np.random.default_rng(seed)
     data = Batch(jax.device_put(rng.standard_normal((batch, 227, 227, 3), dtype=np.float32)),
                  jax.device_put(rng.integers(0, 1000, batch).astype(np.int32)))
@@ -92,16 +99,21 @@ def jaxdl_runner(batch: int, dtype: str, seed: int = 0):
     return info, run
 
 
-def best_time(fn, args: tuple, options: dict, repeats: int) -> float:
-    """Best wall time of `repeats` calls of jit(fn)(*args) compiled with `options`, after one."""
-    compiled = jax.jit(fn).lower(*args).compile(compiler_options=options)
-    jax.block_until_ready(compiled(*args))
+def best_seconds(call: Callable[[], Any], repeats: int) -> float:
+    """Best wall time of `repeats` calls of call() (its result blocked on), after one untimed call."""
+    jax.block_until_ready(call())
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
+        jax.block_until_ready(call())
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def best_time(fn, args: tuple, options: dict, repeats: int) -> float:
+    """best_seconds of jit(fn)(*args) compiled with `options`."""
+    compiled = jax.jit(fn).lower(*args).compile(compiler_options=options)
+    return best_seconds(lambda: compiled(*args), repeats)
 
 
 def _with_vjp(fn, primals: tuple, cotangent):
@@ -143,18 +155,17 @@ def breakdown(batch: int, repeats: int) -> dict:
         else:
             passes["input_grad"] = lambda x, w, gy, conv=conv: jax.vjp(lambda v: conv(v, w), x)[1](gy)[0]
             passes["together"] = lambda x, w, gy, conv=conv: _with_vjp(conv, (x, w), gy)
-        row = {"layer": spec.name, "gflop_per_pass": flops / 1e9, "passes_together": len(passes) - 1}
+        row = {"layer": spec.name, "gflop_per_pass": flops / 1e9}
         for pass_name, fn in passes.items():
             args = (x, w) if pass_name == "forward" else (x, w, gy)
+            row[f"{pass_name}/gflop"] = flops * (len(passes) - 1 if pass_name == "together" else 1) / 1e9
             for set_name, options in option_sets.items():
                 seconds = best_time(fn, args, options, repeats)
                 row[f"{pass_name}/{set_name}_s"] = seconds
-                row[f"{pass_name}/{set_name}_gflops_per_sec"] = flops * (len(passes) - 1 if pass_name == "together"
-                                                                          else 1) / seconds / 1e9
+                row[f"{pass_name}/{set_name}_gflops_per_sec"] = row[f"{pass_name}/gflop"] / seconds
         layers.append(row)
     totals = {name: sum(row[f"together/{name}_s"] for row in layers) for name in option_sets}
-    task = Task(AlexNet(), jaxdl.optim.create("chainer:momentum", learning_rate=0.01, momentum=0.9), loss="chainer")
-    state = jax.jit(task.init)(jax.random.key(0), jnp.zeros((1, 227, 227, 3), jnp.float32))
+    task, state = alex_task_and_state()
     grads = jax.tree.map(jnp.ones_like, state.params)
 
     def update(params, opt_state, grads):
@@ -162,13 +173,13 @@ def breakdown(batch: int, repeats: int) -> dict:
         return jax.tree.map(jnp.add, params, updates), opt_state
 
     step = jax.jit(update, donate_argnums=(0, 1)).lower(state.params, state.opt_state, grads).compile()
-    params, opt_state = jax.block_until_ready(step(state.params, state.opt_state, grads))
-    update_times = []
-    for _ in range(repeats):  # params and velocities updated in place, as in the train step
-        start = time.perf_counter()
-        params, opt_state = jax.block_until_ready(step(params, opt_state, grads))
-        update_times.append(time.perf_counter() - start)
-    update_s = min(update_times)
+    carry = [state.params, state.opt_state]
+
+    def update_in_place():  # params and velocities donated and replaced, as in the train step
+        carry[:] = step(*carry, grads)
+        return carry
+
+    update_s = best_seconds(update_in_place, repeats)
     return {"convolutions": layers, "convolution_total_s": totals, "optimizer_update_s": update_s,
             "gemm_2048_gflops_per_sec": gemm_flops_per_s() / 1e9}
 
@@ -178,13 +189,13 @@ def print_breakdown(result: dict) -> None:
     print("layer  pass         GFLOP" + "".join(f"  {name + ' ms (GFLOP/s)':>28}" for name in names), file=sys.stderr)
     for row in result["convolutions"]:
         for pass_name in ("forward", "input_grad", "filter_grad", "together"):
-            if f"{pass_name}/xla_defaults_s" in row:
-                cells = "".join(f"  {row[f'{pass_name}/{name}_s'] * 1e3:20.1f} ({row[f'{pass_name}/{name}_gflops_per_sec']:5.0f})"
-                                for name in names)
-                gflop = row["gflop_per_pass"] * (row["passes_together"] if pass_name == "together" else 1)
-                print(f"{row['layer']:6} {pass_name:11} {gflop:6.2f}{cells}", file=sys.stderr)
+            if f"{pass_name}/gflop" in row:
+                cells = "".join(f"  {row[f'{pass_name}/{name}_s'] * 1e3:20.1f} "
+                                f"({row[f'{pass_name}/{name}_gflops_per_sec']:5.0f})" for name in names)
+                print(f"{row['layer']:6} {pass_name:11} {row[f'{pass_name}/gflop']:6.2f}{cells}", file=sys.stderr)
     totals = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in result["convolution_total_s"].items())
-    print(f"every convolution's forward and gradients (sum of 'together'): {totals}; optimizer update alone {result['optimizer_update_s'] * 1e3:.1f} ms; "
+    print(f"every convolution's forward and gradients (sum of 'together'): {totals}; "
+          f"optimizer update alone {result['optimizer_update_s'] * 1e3:.1f} ms; "
           f"float32 GEMM {result['gemm_2048_gflops_per_sec']:.0f} GFLOP/s", file=sys.stderr)
 
 

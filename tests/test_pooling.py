@@ -35,7 +35,7 @@ def test_matches_chainer(case):
 @pytest.mark.parametrize("size,ksize,stride,pad,cover_all", [
     (7, 3, 2, 0, True), (6, 3, 2, 0, True), (6, 3, 2, 0, False), (10, 3, 3, 1, True),
     (9, 2, None, 0, True), (8, 4, 3, 2, True), (8, 4, 3, 2, False), (5, 5, 1, 0, True),
-    (9, 2, 3, 0, True), (10, 2, 3, 1, False),  # stride > ksize: some input phases get no gradient
+    (9, 2, 3, 0, True), (10, 2, 3, 1, False),  # stride > ksize: pixels between windows get no gradient
 ])
 def test_matches_numpy_oracle(size, ksize, stride, pad, cover_all):
     rng = np.random.default_rng(size * 7 + ksize)

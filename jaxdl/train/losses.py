@@ -28,13 +28,13 @@ def course_softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Ar
 
 def _course_loss_fwd(logits, labels):
     y = jax.nn.softmax(logits, axis=-1)
-    onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=y.dtype)
-    return -jnp.mean(jnp.log(jnp.sum(y * onehot, axis=-1) + COURSE_LOG_EPS)), (y, onehot)
+    return -jnp.mean(jnp.log(_pick(y, labels) + COURSE_LOG_EPS)), (y, labels)
 
 
 def _course_loss_bwd(residuals, g):
     # book SoftmaxWithLoss.backward: dx = (self.y - self.t) / batch_size
-    y, onehot = residuals
+    y, labels = residuals
+    onehot = jax.nn.one_hot(labels, y.shape[-1], dtype=y.dtype)
     return g * (y - onehot) / (y.size // y.shape[-1]), None
 
 
