@@ -89,7 +89,8 @@ def summarize(args, configs: list[Config], runs: list[seeded.SeededRuns], schedu
         test = run.history.test_accuracy  # [seeds, evals]
         summaries.append({
             "name": config.name, "label": config.label, "batchnorm": config.batchnorm,
-            "gamma_beta": None if config.batchnorm is None else ("frozen" if config.trainable == "affine" else "learned"),
+            "gamma_beta": None if config.batchnorm is None
+            else ("frozen" if config.trainable == "affine" else "learned"),
             "test_accuracy": test, "batch_accuracy": run.history.batch_accuracy,
             "test_loss": run.history.test_loss, "batch_loss": run.history.batch_loss,
             "final_test_accuracy_mean": float(test[:, -1].mean()), "final_test_accuracy_std": float(test[:, -1].std()),

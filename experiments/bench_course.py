@@ -146,7 +146,7 @@ def run_numpy(workloads: list[Workload], steps: int, extra: list[str], data_dir:
 def bench(name: str, args: argparse.Namespace, peak: float) -> dict:
     spec = EXPERIMENTS[name]
     workloads = spec["workloads"]()
-    numpy_steps = dict(zip(EXPERIMENTS, args.numpy_steps))[name]
+    numpy_steps = dict(zip(EXPERIMENTS, args.numpy_steps, strict=False))[name]
     numpy = run_numpy(workloads, numpy_steps, spec["numpy_args"], args.data_dir)
     jax_run = run_jax(name, args)
     flops = args.seeds * sum(workload_flops(w) for w in workloads)

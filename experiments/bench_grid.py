@@ -156,12 +156,14 @@ def main(argv=None) -> dict:
         entry = {"configs": configs, "seeds": seeds, "jaxdl": jax_side, "numpy": numpy_side,
                  "numpy_seeds_timed": numpy_seeds, "numpy_s": numpy_s,
                  "speedup": numpy_s / jax_side["process_s"], "flops": flops,
-                 "achieved_flops_per_s_run": flops / run_s, "achieved_flops_per_s_process": flops / jax_side["process_s"],
+                 "achieved_flops_per_s_run": flops / run_s,
+                 "achieved_flops_per_s_process": flops / jax_side["process_s"],
                  "fraction_of_gemm_run": flops / run_s / gemm}
         results["cases"][case] = entry
         rows.append((case, f"{configs} x {seeds}", f"{numpy_s:.2f}", f"{jax_side['process_s']:.2f}",
                      f"{jax_side['compile_s']:.2f}", f"{run_s:.2f}", f"{entry['speedup']:.1f}x",
-                     f"{flops / 1e9:.0f}", f"{entry['achieved_flops_per_s_run'] / 1e9:.0f} ({entry['fraction_of_gemm_run']:.0%})"))
+                     f"{flops / 1e9:.0f}",
+                     f"{entry['achieved_flops_per_s_run'] / 1e9:.0f} ({entry['fraction_of_gemm_run']:.0%})"))
         print(f"{case}: numpy {numpy_s:.2f} s, jaxdl {jax_side['process_s']:.2f} s", file=sys.stderr)
     table = markdown_table(["case", "configs x seeds", "NumPy s", "jaxdl s (process)", "compile s", "run s",
                             "speedup", "GFLOP", "GFLOP/s in run (of GEMM)"], rows)

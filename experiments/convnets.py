@@ -90,7 +90,7 @@ def main(argv=None) -> dict:
     data = common.load_data(args, *slices(args))
     seeds = range(args.seed, args.seed + args.seeds)
     runs = []
-    for net, schedule in zip(nets, schedules):
+    for net, schedule in zip(nets, schedules, strict=True):
         task = task_for(net, args.lr, args.dropout_form)
         runs.append(seeded.train_seeds(task, schedule, data, lambda rng, m=task.model: course_init(m, rng), seeds,
                                        net.title, eval_train=args.train_accuracy == "set", seed_axis=args.seed_axis))
@@ -110,7 +110,8 @@ def summarize(args, nets: list[Net], schedules: list[Schedule], runs: list[seede
             **net._asdict(), "steps": schedule.steps, "eval_steps": schedule.eval_steps,
             "train_accuracy": train, "test_accuracy": test, "test_loss": history.test_loss,
             "step_loss": history.loss,
-            "final_train_accuracy_mean": float(train[:, -1].mean()), "final_train_accuracy_std": float(train[:, -1].std()),
+            "final_train_accuracy_mean": float(train[:, -1].mean()),
+            "final_train_accuracy_std": float(train[:, -1].std()),
             "final_test_accuracy_mean": float(test[:, -1].mean()), "final_test_accuracy_std": float(test[:, -1].std()),
             "compile_s": run.compile_s, "run_s": run.run_s,
         })

@@ -56,7 +56,7 @@ def seed_stats(final: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median, min and max over seeds (axis 0) of the finite entries; NaN where every seed diverged."""
     columns = [column[np.isfinite(column)] for column in np.asarray(final, np.float64).T]
     stats = [(np.median(c), c.min(), c.max()) if c.size else (np.nan,) * 3 for c in columns]
-    return tuple(np.array(values) for values in zip(*stats))
+    return tuple(np.array(values) for values in zip(*stats, strict=False))
 
 
 def sweep_table(sweep: dict) -> str:
@@ -67,7 +67,7 @@ def sweep_table(sweep: dict) -> str:
         diverged = np.asarray(r["diverged"]).sum(axis=0)
         seeds = len(r["diverged"])
         cells = ["diverged" if d == seeds else f"{m:.3f}" + (f" ({d}/{seeds} diverged)" if d else "")
-                 for m, d in zip(median, diverged)]
+                 for m, d in zip(median, diverged, strict=False)]
         rows.append((r["optimizer"], *cells))
     table = report.markdown_table(["optimizer", *(f"{lr:.3g}" for lr in sweep["learning_rates"])], rows)
     return (f"Learning-rate sweep, final test accuracy (median of seeds):\n\n{table}\n"

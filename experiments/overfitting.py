@@ -134,7 +134,8 @@ def summarize(args, settings: list[Setting], runs: list[seeded.SeededRuns], sche
             **setting._asdict(), "description": describe(setting),
             "train_accuracy": train, "test_accuracy": test, "train_loss": run.history.train_loss,
             "test_loss": run.history.test_loss, "step_loss": run.history.loss,
-            "final_train_accuracy_mean": float(train[:, -1].mean()), "final_train_accuracy_std": float(train[:, -1].std()),
+            "final_train_accuracy_mean": float(train[:, -1].mean()),
+            "final_train_accuracy_std": float(train[:, -1].std()),
             "final_test_accuracy_mean": float(test[:, -1].mean()), "final_test_accuracy_std": float(test[:, -1].std()),
             "final_gap_mean": float(gap.mean()), "final_gap_std": float(gap.std()),
             "run_gap_mean": float(run_gap.mean()), "run_gap_std": float(run_gap.std()),
@@ -166,8 +167,9 @@ def write_outputs(args, result: dict, schedule: Schedule) -> None:
     figures.panel_grid(panels, schedule.eval_steps, args.out / "figure.png", columns=3)
     rows = [(r["name"], r["description"], report.mean_std([c[-1] for c in r["train_accuracy"]]),
              report.mean_std([c[-1] for c in r["test_accuracy"]]),
-             report.mean_std([a[-1] - b[-1] for a, b in zip(r["train_accuracy"], r["test_accuracy"])]),
-             report.mean_std([np.mean(np.subtract(a, b)) for a, b in zip(r["train_accuracy"], r["test_accuracy"])]),
+             report.mean_std([a[-1] - b[-1] for a, b in zip(r["train_accuracy"], r["test_accuracy"], strict=True)]),
+             report.mean_std([np.mean(np.subtract(a, b))
+                              for a, b in zip(r["train_accuracy"], r["test_accuracy"], strict=True)]),
              _range(r["course_train"]), _range(r["course_test"])) for r in runs]
     seeds = len(result["settings"]["seeds"])
     table = report.markdown_table(["setting", "optimizer and regularisation", f"train accuracy ({seeds} seeds)",

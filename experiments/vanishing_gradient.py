@@ -79,7 +79,8 @@ def train_grid(args, grid, schedule: Schedule, data, show_progress: bool = True)
     seeds = range(args.seed, args.seed + args.seeds)
     inputs = seed_inputs(lambda rng: init_variants([m for _, m in grid], rng), seeds, schedule,
                          data.train_images.shape[0])
-    compiled = make_grid_program(task, schedule, progress).lower(inputs, data).compile(compiler_options=compiler_options())
+    program = make_grid_program(task, schedule, progress)
+    compiled = program.lower(inputs, data).compile(compiler_options=compiler_options())
     compile_s = time.perf_counter() - started
     _, history = jax.block_until_ready(compiled(inputs, data))
     check_finite(history, [f"{a}, {i}, BN {b}" for (a, i, b), _ in grid])

@@ -1,8 +1,8 @@
 """jaxdl.chainer: Chainer npz files in and out, layouts, and clear errors."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
 import numpy as np
 import pytest
 
@@ -31,7 +31,7 @@ def chainer_file(chainer_weights, tmp_path_factory):
 def fixture_layout() -> dict[str, tuple[int, ...]]:
     """param_names -> shapes as Chainer's save_npz wrote them (shapes padded with -1)."""
     return {str(name): tuple(int(d) for d in shape if d >= 0)
-            for name, shape in zip(REF["param_names"], REF["param_shapes"])}
+            for name, shape in zip(REF["param_names"], REF["param_shapes"], strict=True)}
 
 
 def test_conv_layout_computes_chainer_convolution():

@@ -48,7 +48,7 @@ def test_book_convolution_and_convolution_2d_match_chainer(case):
     x, w, b, gy = (CONV[f"case{case}/{k}"] for k in ("x", "W", "b", "gy"))
     expected = [CONV[f"case{case}/{k}"] for k in ("y", "gx", "gW", "gb")]
     for name, got in (("book", book_conv(x, w, b, stride, pad, gy)), ("jax", jax_conv(x, w, b, stride, pad, gy))):
-        for value, want, key in zip(got, expected, ("y", "gx", "gW", "gb")):
+        for value, want, key in zip(got, expected, ("y", "gx", "gW", "gb"), strict=True):
             np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-5, err_msg=f"{name} {key}")
 
 
@@ -60,7 +60,8 @@ def test_convolution_2d_matches_the_book_layer(c, size, o, k, stride, pad):
     out = (conv_output_size(size, k, stride, pad), conv_output_size(size + 1, k, stride, pad))
     gy = rng.standard_normal((2, o, *out))
     f32 = [a.astype(np.float32) for a in (x, w, b, gy)]
-    for got, want in zip(jax_conv(*f32[:3], stride, pad, f32[3]), book_conv(*f32[:3], stride, pad, f32[3])):
+    got_all, want_all = jax_conv(*f32[:3], stride, pad, f32[3]), book_conv(*f32[:3], stride, pad, f32[3])
+    for got, want in zip(got_all, want_all, strict=True):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
 
 

@@ -63,7 +63,8 @@ def test_wrong_magic_names_the_file(small_idx):
 def test_truncated_file_names_the_file(small_idx):
     path = small_idx / "t10k-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(data.DataFileError, match="t10k-images-idx3-ubyte: holds 2342 payload bytes but its header promises 2352"):
+    message = "t10k-images-idx3-ubyte: holds 2342 payload bytes but its header promises 2352"
+    with pytest.raises(data.DataFileError, match=message):
         data.load("mnist", small_idx)
 
 
@@ -86,7 +87,7 @@ def test_gzip_and_raw_give_the_same_arrays(small_idx, tmp_path_factory):
     for path in small_idx.iterdir():
         with gzip.open(zipped / (path.name + ".gz"), "wb") as f:
             f.write(path.read_bytes())
-    for a, b in zip(data.load("mnist", small_idx), data.load("mnist", zipped)):
+    for a, b in zip(data.load("mnist", small_idx), data.load("mnist", zipped), strict=True):
         np.testing.assert_array_equal(a.images, b.images)
         np.testing.assert_array_equal(a.labels, b.labels)
 

@@ -29,9 +29,10 @@ def test_stacked_weights_under_vmap():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 5)).astype(np.float32)
     ws = rng.standard_normal((4, 5, 3)).astype(np.float32)
-    loss = lambda w: jnp.sum(jnp.tanh(weight_layout_matmul(x, w)))
+    def loss(w):
+        return jnp.sum(jnp.tanh(weight_layout_matmul(x, w)))
     grads = jax.jit(jax.vmap(jax.grad(loss)))(ws)
-    for w, dw in zip(ws.astype(np.float64), grads):
+    for w, dw in zip(ws.astype(np.float64), grads, strict=True):
         np.testing.assert_allclose(dw, x.T @ (1 - np.tanh(x @ w) ** 2), rtol=1e-4, atol=1e-5)
 
 

@@ -126,8 +126,10 @@ def test_l1_cell_run_matches_the_notebook_loop():
     curves = course_training.train(
         oracle, course_training.CourseCell(0.1, len(HIDDEN), l1=0.005), x, t, x_test, t_test, 20, 10,
         lambda step: indices[step], train_accuracy="set")
-    np.testing.assert_array_equal(np.round(history.train_accuracy * 40), np.round(np.array(curves["train_accuracy"]) * 40))
-    np.testing.assert_array_equal(np.round(history.test_accuracy * 30), np.round(np.array(curves["test_accuracy"]) * 30))
+    np.testing.assert_array_equal(np.round(history.train_accuracy * 40),
+                                  np.round(np.array(curves["train_accuracy"]) * 40))
+    np.testing.assert_array_equal(np.round(history.test_accuracy * 30),
+                                  np.round(np.array(curves["test_accuracy"]) * 30))
     for key, value in course_numpy.from_flax({"params": final.params}).items():
         close(value, oracle.params[key], rtol=1e-5)
 

@@ -40,11 +40,12 @@ def test_switchable_network_equals_static_network(activation, batchnorm):
 
     def loss(model, v, train):
         out = model.apply(v, x, train=train, mutable=["batch_stats"] if train else False)
-        return jnp.sum(jnp.sin((out[0] if train else out)))
+        return jnp.sum(jnp.sin(out[0] if train else out))
 
     for train in (True, False):
         np.testing.assert_array_equal(loss(static, static_variables, train), loss(switched, variables, train))
-        g_static = jax.grad(lambda p: loss(static, {**static_variables, "params": p}, train))(static_variables["params"])
+        g_static = jax.grad(lambda p: loss(static, {**static_variables, "params": p}, train))(
+            static_variables["params"])
         g_switched = jax.grad(lambda p: loss(switched, {**variables, "params": p}, train))(variables["params"])
         for name, sub in g_static.items():
             for leaf, value in sub.items():
@@ -59,7 +60,8 @@ def test_course_init_draws_the_course_weights():
                                         rng=np.random.RandomState(4))
     for key, value in course_numpy.from_flax(variables).items():
         np.testing.assert_allclose(value, oracle.params[key], rtol=1e-7)
-    assert {k: v.tolist() for k, v in variables["batch_stats"]["batchnorm1"].items()} == {"mean": [0.0] * 8, "var": [0.0] * 8}
+    batch_stats = {k: v.tolist() for k, v in variables["batch_stats"]["batchnorm1"].items()}
+    assert batch_stats == {"mean": [0.0] * 8, "var": [0.0] * 8}
 
 
 def test_init_variants_share_draws_and_advance_the_stream_once():

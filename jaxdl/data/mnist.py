@@ -55,7 +55,7 @@ def load_idx_folder(folder: pathlib.Path) -> tuple[Split, Split]:
     if not folder.is_dir():
         raise DataNotFoundError(f"data folder {folder} does not exist; pass a folder holding the four IDX files")
     splits = []
-    for split, (image_stem, label_stem) in IDX_STEMS.items():
+    for _split, (image_stem, label_stem) in IDX_STEMS.items():
         image_path = find_idx_file(folder, image_stem)
         label_path = find_idx_file(folder, label_stem)
         for stem, path in ((image_stem, image_path), (label_stem, label_path)):

@@ -203,7 +203,7 @@ def course_init(model: nn.Module, rng: np.random.RandomState, image_shape: tuple
     if len(stds) != len(convs) + len(affines):
         raise ValueError(f"{type(model).__name__} has {len(convs) + len(affines)} weights but {len(stds)} stds")
     out = {}
-    for name, std in zip(convs + affines, stds):
+    for name, std in zip(convs + affines, stds, strict=True):
         shape = params[name]["kernel"].shape
         if name in convs:  # book W (FN, C, FH, FW) -> (FH, FW, C, FN)
             kh, kw, c, o = shape

@@ -1,9 +1,10 @@
 """Functional ops and small layers with reference semantics."""
 
-from jaxdl.nn.batchnorm import CONVENTIONS as BATCHNORM_CONVENTIONS, BatchNorm, BatchNormConvention
+from jaxdl.nn.batchnorm import CONVENTIONS as BATCHNORM_CONVENTIONS
+from jaxdl.nn.batchnorm import BatchNorm, BatchNormConvention
 from jaxdl.nn.conv import Convolution2D, convolution_2d
-from jaxdl.nn.dense import dense_dot_general, weight_layout_matmul
 from jaxdl.nn.course_pooling import course_max_pooling_2d
+from jaxdl.nn.dense import dense_dot_general, weight_layout_matmul
 from jaxdl.nn.dropout import Dropout, course_dropout, inverted_dropout, keep_mask
 from jaxdl.nn.initializers import chainer_lecun_normal, course_std, normal
 from jaxdl.nn.lrn import local_response_normalization

@@ -19,13 +19,13 @@ def map_leaves(rule: Callable[..., tuple[jax.Array, ...]], *trees: optax.Updates
     treedef = jax.tree.structure(trees[0])
     columns = [treedef.flatten_up_to(tree) for tree in trees]
     outputs = []
-    for leaves in zip(*columns):
+    for leaves in zip(*columns, strict=False):
         wide = [x.astype(jnp.promote_types(x.dtype, jnp.float32)) for x in leaves]
         results = rule(*wide)
         outputs.append([r.astype(x.dtype) for r, x in zip(results, leaves, strict=True)])
     if not outputs:
         return tuple(treedef.unflatten([]) for _ in trees)
-    return tuple(treedef.unflatten(list(column)) for column in zip(*outputs))
+    return tuple(treedef.unflatten(list(column)) for column in zip(*outputs, strict=False))
 
 
 def keep_dtypes(tx: optax.GradientTransformation) -> optax.GradientTransformation:

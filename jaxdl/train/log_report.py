@@ -63,10 +63,10 @@ class PrintReport:
 
     def __call__(self, entry: Mapping[str, float]) -> None:
         if not self._header_done:
-            self.out.write("  ".join(f"{key:{w}}" for key, w in zip(self.keys, self.widths)) + "\n")
+            self.out.write("  ".join(f"{key:{w}}" for key, w in zip(self.keys, self.widths, strict=True)) + "\n")
             self._header_done = True
         row = "".join(f"{entry[key]:<{w}g}  " if key in entry else " " * (w + 2)
-                      for key, w in zip(self.keys, self.widths))
+                      for key, w in zip(self.keys, self.widths, strict=True))
         self.out.write(row + "\n")
         self.out.flush()
 

@@ -19,7 +19,7 @@ def plot_log(log: Sequence[Mapping[str, float]], keys: Sequence[str], path: str 
     for key in keys:
         points = [(entry[x_key], entry[key]) for entry in log if key in entry]
         if points:
-            xs, ys = zip(*points)
+            xs, ys = zip(*points, strict=False)
             axes.plot(xs, ys, marker="." if len(points) < 50 else None, label=key)
     axes.set_xlabel(x_key)
     axes.legend(loc="best")

@@ -1,7 +1,8 @@
 """Whole training runs compiled as one program (lax.scan), batched over configs and seeds (vmap).
 
 A run is the course's loop: each step takes one train step on its batch (indices given as
-data, drawn on the host with replacement as the course draws them); every `eval_every` steps it records, in test mode, the loss and accuracy on the
+data, drawn on the host with replacement as the course draws them); every `eval_every` steps
+it records, in test mode, the loss and accuracy on the
 current batch (after the update, as the course logs them) and on the whole test set.
 Data enter the program as arguments, never as closed-over constants, so one compiled
 program serves every dataset of the same shapes.
@@ -116,7 +117,8 @@ def make_loop(train_step: StepFn, eval_batch: EvalFn, eval_set: EvalFn, schedule
             return carry, (step_losses, *batch_metrics, *test_metrics, *train_metrics)
 
         per_interval = indices.reshape(intervals, schedule.eval_every, *indices.shape[1:])
-        carry, (step_losses, *evals) = jax.lax.scan(one_interval, to_carry(state), (per_interval, jnp.arange(intervals)))
+        carry, (step_losses, *evals) = jax.lax.scan(one_interval, to_carry(state),
+                                                    (per_interval, jnp.arange(intervals)))
         return from_carry(carry), History(step_losses.reshape(-1, *step_losses.shape[2:]), *evals)
 
     return loop

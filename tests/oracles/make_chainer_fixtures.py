@@ -59,11 +59,10 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy as np
 from chainer import training
 from chainer.training import extensions
 
@@ -83,7 +82,7 @@ class Alex(chainer.Chain):
     insize = 227
 
     def __init__(self):
-        super(Alex, self).__init__()
+        super().__init__()
         with self.init_scope():
             self.conv1 = L.Convolution2D(None,  96, 11, stride=4)
             self.conv2 = L.Convolution2D(None, 256,  5, pad=2)
@@ -146,7 +145,7 @@ def distinct_f32(rs, *shape):
 def save(name, arrays):
     path = os.path.join(OUT_DIR, name)
     np.savez_compressed(path, **arrays)
-    print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
 
 
 def apply_with_grad(fn, inputs, gy):
@@ -171,7 +170,7 @@ def make_lrn():
         y, (gx,) = apply_with_grad(
             lambda v: F.local_response_normalization(v, n=n, k=k, alpha=alpha, beta=beta),
             [x], gy)
-        p = "case%d/" % i
+        p = f"case{i}/"
         out[p + "params"] = np.array([n, k, alpha, beta], dtype=np.float64)
         out[p + "x"], out[p + "y"], out[p + "gy"], out[p + "gx"] = x, y, gy, gx
     save("lrn.npz", out)
@@ -193,7 +192,7 @@ def make_pooling():
         gy = f32(rs, *y0.shape)
         y, (gx,) = apply_with_grad(
             lambda v: F.max_pooling_2d(v, ks, stride=st, pad=pad, cover_all=cover_all), [x], gy)
-        p = "case%d/" % i
+        p = f"case{i}/"
         out[p + "params"] = np.array(
             [h, w, ks, -1 if st is None else st, pad, int(cover_all)], dtype=np.int64)
         out[p + "x"], out[p + "y"], out[p + "gy"], out[p + "gx"] = x, y, gy, gx
@@ -218,7 +217,7 @@ def make_batchnorm():
         x = (f32(rs, 8, 5) * np.float32(2.0) + np.float32(1.0 + s)).astype(np.float32)
         xv = chainer.Variable(x.copy())
         y = bn(xv)
-        p = "step%d/" % s
+        p = f"step{s}/"
         out[p + "x"], out[p + "y"] = x, y.array.copy()
         if s == 0:
             gy = f32(rs, 8, 5)
@@ -252,7 +251,7 @@ def make_conv():
         gy = f32(rs, *y0.shape)
         y, (gx, gW, gb) = apply_with_grad(
             lambda xv, Wv, bv: F.convolution_2d(xv, Wv, bv, stride=st, pad=pad), [x, W, b], gy)
-        p = "case%d/" % i
+        p = f"case{i}/"
         out[p + "params"] = np.array([c, h, w, o, k, st, pad], dtype=np.int64)
         for key, val in (("x", x), ("W", W), ("b", b), ("y", y), ("gy", gy), ("gx", gx),
                          ("gW", gW), ("gb", gb)):
@@ -306,7 +305,7 @@ def trainer_snapshot_keys(weights, x, t):
         val_iter = chainer.iterators.MultiprocessIterator(train, 2, repeat=False,
                                                           n_processes=1)
     except Exception as e:  # pragma: no cover - environment-dependent
-        print("MultiprocessIterator unavailable (%r); using SerialIterator" % (e,))
+        print(f"MultiprocessIterator unavailable ({e!r}); using SerialIterator")
         train_iter = chainer.iterators.SerialIterator(train, 2)
         val_iter = chainer.iterators.SerialIterator(train, 2, repeat=False)
     optimizer = chainer.optimizers.MomentumSGD(lr=0.01, momentum=0.9)
@@ -373,7 +372,7 @@ def make_alexnet():
     for key in ("conv1/b", "conv5/b", "fc6/b", "fc7/b", "fc8/b"):
         out["grad/" + key] = g[key].copy()
     for key, n in (("conv1/W", 4), ("conv2/W", 2), ("conv5/W", 2), ("fc6/W", 3), ("fc8/W", 3)):
-        out["grad/%s[:%d]" % (key, n)] = g[key][:n].copy()
+        out[f"grad/{key}[:{n}]"] = g[key][:n].copy()
     del model, g, loss
 
     sn, ss, sd, it = trainer_snapshot_keys(weights, x, t)
