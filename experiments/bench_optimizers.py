@@ -12,7 +12,7 @@
     1000 steps, evaluations every 10 steps on all 10,000 test images, as a fresh process
     (interpreter start, imports, compiles and runs; its own data-loading time subtracted),
     against the same 50 runs of the course code in NumPy (jaxdl.reference.course_numpy, float64,
-    the seed's optimizer loops from tests/oracles/numpy_optimizers.py; seed s draws the same
+    the notebook's optimizer loops from tests/oracles/numpy_optimizers.py; seed s draws the same
     weights and batches on both sides, so their final accuracies are compared too), in a process
     without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they halve NumPy's matmul speed). --numpy-runs
     times fewer NumPy runs and scales. Acceptance: >= 3x.
@@ -44,15 +44,15 @@ from jaxdl.train.state import Batch, Task
 from jaxdl.train.step import make_eval_step, make_train_step
 
 # (hand-rolled spec, optax spec, hyperparameters both get): every hand-written rule of jaxdl.optim
-# (course, chainer and seed share rules.py; seed:adagrad has its own) with the 2_4 learning rates.
+# (course, chainer and seed share rules.py; notebook:adagrad has its own) with the 2_4 learning rates.
 PAIRS = (
-    ("seed:sgd", "optax:sgd", {"learning_rate": 0.01}),
-    ("seed:momentum", "optax:momentum", {"learning_rate": 0.3, "momentum": 0.9}),
+    ("notebook:sgd", "optax:sgd", {"learning_rate": 0.01}),
+    ("notebook:momentum", "optax:momentum", {"learning_rate": 0.3, "momentum": 0.9}),
     ("course:nesterov", "optax:nesterov", {"learning_rate": 0.3, "momentum": 0.9}),
     ("course:adagrad", "optax:adagrad", {"learning_rate": 0.1}),
-    ("seed:adagrad", "optax:adagrad", {"learning_rate": 0.1}),
-    ("seed:rmsprop", "optax:rmsprop", {"learning_rate": 0.01, "decay_rate": 0.99}),
-    ("seed:adam", "optax:adam", {"learning_rate": 0.01}),
+    ("notebook:adagrad", "optax:adagrad", {"learning_rate": 0.1}),
+    ("notebook:rmsprop", "optax:rmsprop", {"learning_rate": 0.01, "decay_rate": 0.99}),
+    ("notebook:adam", "optax:adam", {"learning_rate": 0.01}),
 )
 COURSE_STEPS, COURSE_BATCH, COURSE_EVAL_EVERY, COMPARISON_SEEDS = 1000, 100, 10, 10
 
@@ -106,7 +106,7 @@ def step_times(args: argparse.Namespace) -> list[dict]:
 
 def numpy_child(runs: int, data_dir: str | None) -> dict:
     """The first `runs` of the 50 (optimizer, seed) runs: the 2_4 loop (jaxdl.reference.course_training.train)
-    on the float64 course network with the seed's optimizer loops, all in NumPy. Seed s is
+    on the float64 course network with the notebook's optimizer loops, all in NumPy. Seed s is
     np.random.RandomState(s) drawing the weights and then the batches, as jaxdl's seed s, so
     the final test accuracies can be compared run by run."""
     from jaxdl.data import load

@@ -1,14 +1,14 @@
-"""Seed Section 2 (course 2_4): SGD, Momentum, AdaGrad, RMSprop and Adam on the course network.
+"""Study text Section 2 (course 2_4): SGD, Momentum, AdaGrad, RMSprop and Adam on the course network.
 
     python -m experiments.optimizers --data-dir ../shared/data/mnist --seeds 5 --out runs/optimizers
     python -m experiments.optimizers --data-dir ../shared/data/mnist --seeds 5 --lr-sweep --out runs/optimizers
 
 MultiLayerNet [40, 20], sigmoid, weight init std 0.01, no batch norm, on MNIST; batch 100
-drawn with replacement, 1000 steps, W and b updated (the seed's loops); every 10 steps (the
+drawn with replacement, 1000 steps, W and b updated (the notebook's loops); every 10 steps (the
 2_4 notebook's plot_interval) the accuracy on the current batch and on all 10,000 test
-images. Optimizers are "family:name" specs of jaxdl.optim, by default the seed's loops with
-the 2_4 learning rates (SGD 0.01, Momentum 0.3/0.9, AdaGrad 0.1 in the seed's form, RMSprop
-0.01/0.99, Adam 0.01); --hparam "seed:momentum:learning_rate=0.5" overrides one value.
+images. Optimizers are "family:name" specs of jaxdl.optim, by default the notebook's loops with
+the 2_4 learning rates (SGD 0.01, Momentum 0.3/0.9, AdaGrad 0.1 in the notebook's form, RMSprop
+0.01/0.99, Adam 0.01); --hparam "notebook:momentum:learning_rate=0.5" overrides one value.
 
 Every optimizer x seed trains in one compiled program (seeds vmapped, optimizers side by
 side). Seed s is np.random.RandomState(s), which draws the initial weights and then the
@@ -39,10 +39,11 @@ from jaxdl.train.grid import SeedInputs, make_grid_program, seed_inputs
 from jaxdl.train.run import Data, History, Schedule, check_finite, make_run
 from jaxdl.train.state import Task, TrainState
 
-DEFAULT_OPTIMIZERS = ("seed:sgd", "seed:momentum", "seed:adagrad", "seed:rmsprop", "seed:adam")
+DEFAULT_OPTIMIZERS = ("notebook:sgd", "notebook:momentum", "notebook:adagrad", "notebook:rmsprop", "notebook:adam")
 # Published single-run final test accuracies of the 2_4 notebook (spec section 7), as (low, high).
-COURSE_RESULTS = {"seed:sgd": (0.1135, 0.1135), "seed:momentum": (0.935, 0.935), "seed:adagrad": (0.918, 0.918),
-                  "seed:rmsprop": (0.936, 0.942), "seed:adam": (0.943, 0.948)}
+COURSE_RESULTS = {"notebook:sgd": (0.1135, 0.1135), "notebook:momentum": (0.935, 0.935),
+                  "notebook:adagrad": (0.918, 0.918), "notebook:rmsprop": (0.936, 0.942),
+                  "notebook:adam": (0.943, 0.948)}
 DEFAULT_SWEEP = tuple(float(lr) for lr in np.logspace(-4, 1, 11))  # 1e-4 ... 10, half-decade steps
 
 Hparams = dict[str, dict[str, float]]
@@ -59,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=int, nargs="+", default=[40, 20], help="hidden layer sizes")
     parser.add_argument("--batchnorm", action="store_true", help="course batch norm after each hidden Affine")
     parser.add_argument("--update", choices=["affine", "all"], default="affine",
-                        help="affine: W and b only, as the seed's loops; all: batch-norm gamma/beta too")
+                        help="affine: W and b only, as the notebook's loops; all: batch-norm gamma/beta too")
     parser.add_argument("--target", type=float, default=0.9, help="test accuracy for the steps-to-target column")
     parser.add_argument("--lr-sweep", action="store_true", help="also sweep the learning rate of each optimizer")
     parser.add_argument("--sweep-lrs", type=float, nargs="+", default=list(DEFAULT_SWEEP),
@@ -77,7 +78,7 @@ def parse_hparams(entries: list[str], specs: list[str]) -> Hparams:
         key, equals, value = assignment.partition("=")
         if not spec or not equals or not key:
             raise ValueError(f"bad --hparam {entry!r}: expected FAMILY:NAME:KEY=VALUE, "
-                             "e.g. seed:momentum:learning_rate=0.3")
+                             "e.g. notebook:momentum:learning_rate=0.3")
         if spec not in parsed:
             raise ValueError(f"--hparam {entry!r} names {spec!r}, which is not in --optimizers ({', '.join(specs)})")
         try:

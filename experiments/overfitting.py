@@ -1,4 +1,4 @@
-"""Course 2_5 and the seed's Section 3: overfitting on 300 images, and L2, L1 and dropout against it.
+"""Course 2_5 and the study text's Section 3: overfitting on 300 images, and L2, L1 and dropout against it.
 
     python -m experiments.overfitting --out runs/overfitting --seeds 5
 
@@ -11,9 +11,9 @@ Settings (the course's cells; optimizers are the book's, "course:" in jaxdl.opti
                        hidden layers; the output layer is never updated (Task trainable="hidden_affine")
   l2-textbook, ...     the same penalties on every layer, every layer updated
   dropout-l2           dropout 0.15 with MultiLayerNet's L2 0.005, SGD 0.01
-  seed-dropout-*       the seed's dropout runs: dropout 0.15, L2 0.01, SGD 0.01 / Momentum 0.01 (0.9) /
+  study-dropout-*       the study text's dropout runs: dropout 0.15, L2 0.01, SGD 0.01 / Momentum 0.01 (0.9) /
                        AdaGrad 0.01 / Adam 0.01
-  dropout-l1           dropout 0.08 + L1 0.004 (cell, SGD 0.01); seed-dropout-l1: the seed's 0.1 + 0.005
+  dropout-l1           dropout 0.08 + L1 0.004 (cell, SGD 0.01); study-dropout-l1: the study text's 0.1 + 0.005
 Seed s draws the initial weights and then the batches from np.random.RandomState(s), as the
 course's code after np.random.seed(s) (dropout masks come from jax.random.key(s)). Logged
 losses carry Task's penalty over every kernel (the cells log 0.5 * lambda * sqrt(sum W^2) per
@@ -58,12 +58,12 @@ SETTINGS = (
     Setting("l1", "course:sgd", 0.1, l1=0.005, trainable="hidden_affine", course_test=(0.618, 0.727)),
     Setting("l1-textbook", "course:sgd", 0.1, l1=0.005),
     Setting("dropout-l2", "course:sgd", 0.01, dropout=0.15, weight_decay=0.005),
-    Setting("seed-dropout-sgd", "course:sgd", 0.01, dropout=0.15, weight_decay=0.01),
-    Setting("seed-dropout-momentum", "course:momentum", 0.01, dropout=0.15, weight_decay=0.01),
-    Setting("seed-dropout-adagrad", "course:adagrad", 0.01, dropout=0.15, weight_decay=0.01),
-    Setting("seed-dropout-adam", "course:adam", 0.01, dropout=0.15, weight_decay=0.01),
+    Setting("study-dropout-sgd", "course:sgd", 0.01, dropout=0.15, weight_decay=0.01),
+    Setting("study-dropout-momentum", "course:momentum", 0.01, dropout=0.15, weight_decay=0.01),
+    Setting("study-dropout-adagrad", "course:adagrad", 0.01, dropout=0.15, weight_decay=0.01),
+    Setting("study-dropout-adam", "course:adam", 0.01, dropout=0.15, weight_decay=0.01),
     Setting("dropout-l1", "course:sgd", 0.01, dropout=0.08, l1=0.004, trainable="hidden_affine"),
-    Setting("seed-dropout-l1", "course:sgd", 0.01, dropout=0.1, l1=0.005, trainable="hidden_affine"),
+    Setting("study-dropout-l1", "course:sgd", 0.01, dropout=0.1, l1=0.005, trainable="hidden_affine"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

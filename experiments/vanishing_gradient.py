@@ -1,11 +1,11 @@
-"""Seed Section 1 (course 2_2_2): activation x weight init x batch norm, one compiled program.
+"""Study text Section 1 (course 2_2_2): activation x weight init x batch norm, one compiled program.
 
     python -m experiments.vanishing_gradient --out runs/vanishing_gradient --seeds 5
 
-MultiLayerNet [40, 20] on MNIST, SGD lr 0.1 on W and b only (the seed's loop leaves
+MultiLayerNet [40, 20] on MNIST, SGD lr 0.1 on W and b only (the notebook's loop leaves
 gamma/beta at 1/0), batch 100 drawn with replacement, 2000 steps; test accuracy on all
 10,000 test images and accuracy on the current batch every 100 steps. Writes figure.png
-(the seed's 4x3 grid), results.json and table.md into --out.
+(the study text's 4x3 grid), results.json and table.md into --out.
 Expected (course, section 7 of the spec): sigmoid/0.01 ~0.10-0.11, sigmoid/Xavier
 ~0.87-0.89, relu/0.01 ~0.92-0.93, relu/He ~0.955-0.961.
 """
@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--hidden", type=int, nargs="+", default=[40, 20], help="hidden layer sizes")
     parser.add_argument("--update", choices=["affine", "all"], default="affine",
-                        help="affine: W and b only, as the seed's loop; all: gamma/beta too")
+                        help="affine: W and b only, as the notebook's loop; all: gamma/beta too")
     return parser.parse_args(argv)
 
 

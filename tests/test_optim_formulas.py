@@ -102,7 +102,7 @@ def test_seed_adagrad_first_two_steps_by_hand():
     lr = 0.1
     g1 = {"w": np.array([0.5, -2.0, 1e-3], np.float32)}
     g2 = {"w": np.array([-1.0, 0.25, 3.0], np.float32)}
-    tx = jaxdl.optim.create("seed:adagrad", learning_rate=lr)
+    tx = jaxdl.optim.create("notebook:adagrad", learning_rate=lr)
     params = {"w": np.zeros(3, np.float32)}
     state = tx.init(params)
     u1, state = tx.update(g1, state, params)

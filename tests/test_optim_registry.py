@@ -40,7 +40,7 @@ def test_describe_gives_the_reference_defaults_under_the_shared_names(spec):
         ("chainer:rmsprop", "(sqrt(h) + eps)"),
         ("optax:rmsprop", "sqrt(h + eps)"),
         ("optax:adagrad", "starts at 0.1"),
-        ("seed:adagrad", "1e-4"),
+        ("notebook:adagrad", "1e-4"),
         ("course:adam", "lr_t = learning_rate * sqrt(1 - beta2^t) / (1 - beta1^t)"),
         ("optax:adam", "(m / (1 - beta1^t))"),
         ("course:nesterov", "momentum^2 * v"),
@@ -70,7 +70,7 @@ def test_bare_name_means_course():
 
 
 def test_unknown_family_lists_families():
-    with pytest.raises(ValueError, match=r"unknown optimizer family 'pytorch'.*course, chainer, seed, optax"):
+    with pytest.raises(ValueError, match=r"unknown optimizer family 'pytorch'.*course, chainer, notebook, optax"):
         jaxdl.optim.create("pytorch:adam")
 
 
@@ -80,8 +80,8 @@ def test_unknown_name_lists_the_family_names():
 
 
 def test_absent_optimizer_says_why():
-    with pytest.raises(ValueError, match=r"seed:nesterov does not exist: the seed text has no Nesterov loop"):
-        jaxdl.optim.create("seed:nesterov")
+    with pytest.raises(ValueError, match=r"notebook:nesterov does not exist: the study text has no Nesterov loop"):
+        jaxdl.optim.create("notebook:nesterov")
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_absent_optimizer_says_why():
     [
         ("course:sgd", {"momentum": 0.9}, r"course:sgd has no hyperparameter momentum; valid: learning_rate$"),
         ("chainer:adam", {"alpha": 1e-3}, r"has no hyperparameter alpha; valid: learning_rate, beta1, beta2, eps"),
-        ("seed:adagrad", {"eps": 1e-7}, r"seed:adagrad has no hyperparameter eps; valid: learning_rate$"),
+        ("notebook:adagrad", {"eps": 1e-7}, r"notebook:adagrad has no hyperparameter eps; valid: learning_rate$"),
         ("optax:rmsprop", {"lr": 0.1}, r"has no hyperparameter lr; valid: learning_rate, decay_rate, eps"),
     ],
 )

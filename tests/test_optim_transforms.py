@@ -142,7 +142,7 @@ def test_float32_stays_float32_with_traced_hyperparameters(spec):
         assert x.dtype in (jnp.float32, jnp.int32), x.dtype
 
 
-@pytest.mark.parametrize("spec", ["course:momentum", "chainer:momentum", "seed:momentum"])
+@pytest.mark.parametrize("spec", ["course:momentum", "chainer:momentum", "notebook:momentum"])
 def test_momentum_update_is_the_new_velocity(spec):
     """w += v with v = mu*v - lr*g: the update, written -(lr*g - mu*v), equals v up to the rounding
     of the two products (XLA may contract either form into a fused multiply-add)."""

@@ -26,8 +26,8 @@ def outputs(mnist_dir, tmp_path_factory):
     """One small CLI run: 2 optimizers x 2 seeds, 20 steps, evals every 10, a 2-rate sweep (one rate diverges)."""
     out = tmp_path_factory.mktemp("optimizers")
     optimizers.main(["--out", str(out), "--data-dir", str(mnist_dir), "--steps", "20", "--eval-every", "10",
-                     "--seeds", "2", "--optimizers", "seed:sgd", "seed:momentum",
-                     "--hparam", "seed:momentum:learning_rate=0.2", "--target", "0.2",
+                     "--seeds", "2", "--optimizers", "notebook:sgd", "notebook:momentum",
+                     "--hparam", "notebook:momentum:learning_rate=0.2", "--target", "0.2",
                      "--lr-sweep", "--sweep-lrs", "0.1", "1e38", "--sweep-eval-every", "10"])
     return out, json.loads((out / "results.json").read_text())
 
@@ -38,7 +38,7 @@ def test_cli_writes_curves_per_seed_and_settings(outputs):
         assert (out / name).read_bytes()[:8] == PNG
     assert results["settings"]["seeds"] == [0, 1] and results["settings"]["test_size"] == 10000
     assert results["eval_steps"] == [10, 20]
-    assert [r["optimizer"] for r in results["runs"]] == ["seed:sgd", "seed:momentum"]
+    assert [r["optimizer"] for r in results["runs"]] == ["notebook:sgd", "notebook:momentum"]
     for run in results["runs"]:
         assert np.asarray(run["loss"]).shape == (2, 20)
         for key in ("batch_loss", "batch_accuracy", "test_loss", "test_accuracy"):
@@ -50,7 +50,7 @@ def test_cli_writes_curves_per_seed_and_settings(outputs):
     sgd, momentum = results["runs"]
     assert sgd["course"] == [0.1135, 0.1135] and momentum["course"] is None  # overridden: no course number
     assert momentum["hparams"] == {"learning_rate": 0.2}
-    assert momentum["formula"].startswith("seed:momentum — ")
+    assert momentum["formula"].startswith("notebook:momentum — ")
     assert momentum["formula"].endswith("| learning_rate=0.2, momentum=0.9")
     assert {"jax", "device", "backend"} <= results["environment"].keys()
     assert results["load_s"] > 0 and results["compile_s"] > 0 and results["run_s"] > 0
@@ -63,10 +63,10 @@ def test_table_lists_every_optimizer_and_formula(outputs):
     lines = table.splitlines()
     assert lines[0].startswith("| optimizer | final test accuracy, median [min, max] of 2 seeds |")
     median = results["runs"][0]["final_test_accuracy_median"]
-    assert lines[2].startswith(f"| seed:sgd | {median:.3f} [") and "| 0.1135 |" in lines[2]
-    assert lines[3].startswith("| seed:momentum |") and lines[3].endswith("| - |")
+    assert lines[2].startswith(f"| notebook:sgd | {median:.3f} [") and "| 0.1135 |" in lines[2]
+    assert lines[3].startswith("| notebook:momentum |") and lines[3].endswith("| - |")
     assert f"compile {results['compile_s']:.1f} s, run {results['run_s']:.1f} s" in table
-    assert "- seed:momentum — " in table and "v = momentum * v - learning_rate * g" in table
+    assert "- notebook:momentum — " in table and "v = momentum * v - learning_rate * g" in table
 
 
 def test_lr_sweep_records_diverged_rates(outputs):
@@ -130,7 +130,7 @@ def assert_matches_numpy(history, final_params, oracle: dict, label: str) -> Non
 def test_compiled_runs_equal_numpy_seed_loops():
     """20 steps of Momentum, seed AdaGrad and Adam in one experiment program, each against the
     course's NumPy network, seeding and loop with the optimizer's formula written in NumPy."""
-    specs = ["seed:momentum", "seed:adagrad", "seed:adam"]
+    specs = ["notebook:momentum", "notebook:adagrad", "notebook:adam"]
     model = optimizers.course_network(12, [8, 6], batchnorm=False)
     schedule, data = Schedule(20, 5, 10), tiny_data()
     tasks = {spec: Task(model, optim.create(spec), trainable="affine") for spec in specs}
@@ -147,27 +147,28 @@ def test_sweep_member_equals_numpy_loop_at_its_learning_rate():
     model = optimizers.course_network(12, [8, 6], batchnorm=False)
     schedule, data = Schedule(20, 5, 10), tiny_data()
     rates = [0.05, 0.4]
-    task = Task(model, optim.create("seed:momentum", inject=True), trainable="affine")
+    task = Task(model, optim.create("notebook:momentum", inject=True), trainable="affine")
     program = optimizers.sweep_program({"momentum": task}, schedule)
     inputs = optimizers.course_seed_inputs(model, [4], schedule, 64)
     outputs, _, _ = optimizers.compile_and_run(program, inputs, jnp.asarray(rates), data)
     states, history = outputs["momentum"]
     for member, rate in enumerate(rates):
-        oracle = numpy_seed_loop(4, numpy_optimizers.make("seed:momentum", learning_rate=rate), data, schedule)
+        oracle = numpy_seed_loop(4, numpy_optimizers.make("notebook:momentum", learning_rate=rate), data, schedule)
         assert_matches_numpy(at(history, (0, member)), at(states.params, (0, member)), oracle, f"learning rate {rate}")
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--optimizers", "seed:nesterov"], "seed:nesterov does not exist"),
+    (["--optimizers", "notebook:nesterov"], "notebook:nesterov does not exist"),
     (["--optimizers", "torch:sgd"], "unknown optimizer family 'torch'"),
     (["--optimizers", "seed:adamw"], "unknown optimizer 'adamw' in family 'seed'"),
-    (["--hparam", "seed:adam:learning_rate"], "expected FAMILY:NAME:KEY=VALUE"),
+    (["--hparam", "notebook:adam:learning_rate"], "expected FAMILY:NAME:KEY=VALUE"),
     (["--hparam", "learning_rate=0.1"], "expected FAMILY:NAME:KEY=VALUE"),
-    (["--hparam", "seed:adam:learning_rate=fast"], "'fast' is not a number"),
-    (["--optimizers", "seed:sgd", "--hparam", "seed:adam:learning_rate=0.1"], "'seed:adam', which is not in"),
-    (["--hparam", "seed:sgd:momentum=0.9"], "seed:sgd has no hyperparameter momentum"),
+    (["--hparam", "notebook:adam:learning_rate=fast"], "'fast' is not a number"),
+    (["--optimizers", "notebook:sgd", "--hparam", "notebook:adam:learning_rate=0.1"],
+     "'notebook:adam', which is not in"),
+    (["--hparam", "notebook:sgd:momentum=0.9"], "notebook:sgd has no hyperparameter momentum"),
     (["--lr-sweep", "--sweep-lrs", "0.1", "0"], "--sweep-lrs must be positive"),
-    (["--optimizers", "seed:sgd", "seed:adam", "seed:sgd"], "lists a spec twice"),
+    (["--optimizers", "notebook:sgd", "notebook:adam", "notebook:sgd"], "lists a spec twice"),
     (["--lr-sweep", "--sweep-eval-every", "300"], r"steps \(1000\) must be a multiple of eval_every \(300\)"),
 ])
 def test_bad_inputs_fail_before_any_work(tmp_path, flags, message):
@@ -177,6 +178,7 @@ def test_bad_inputs_fail_before_any_work(tmp_path, flags, message):
 
 def test_cli_reports_bad_spec_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "experiments.optimizers", "--out", str(tmp_path),
-                             "--optimizers", "seed:nesterov"], cwd=REPO, capture_output=True, text=True, timeout=120)
+                             "--optimizers", "notebook:nesterov"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: seed:nesterov does not exist") and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: notebook:nesterov does not exist") and "Traceback" not in result.stderr

@@ -3,8 +3,9 @@
     tx = jaxdl.optim.create("chainer:adam", learning_rate=1e-3)
     tx = optax.chain(jaxdl.optim.coupled_l2(0.1), jaxdl.optim.create("course:sgd"))
 
-Families: course (the book's common/optimizer.py), chainer (Chainer 7.8.1), seed (the seed
-text's loops), optax (optax built-ins). FORMULAS.md tabulates how they differ.
+Families: course (the book's common/optimizer.py), chainer (Chainer 7.8.1), notebook (the course
+notebook 2_4's inline loops, as the study text shows them), optax (optax built-ins).
+FORMULAS.md tabulates how they differ.
 """
 
 from jaxdl.optim.registry import available, create, describe

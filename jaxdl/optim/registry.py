@@ -9,10 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdl.optim import chainer, course, optax_family, seed
+from jaxdl.optim import chainer, course, notebook, optax_family
 from jaxdl.optim._dtypes import keep_dtypes
 
-FAMILIES: dict[str, ModuleType] = {"course": course, "chainer": chainer, "seed": seed, "optax": optax_family}
+FAMILIES: dict[str, ModuleType] = {"course": course, "chainer": chainer, "notebook": notebook, "optax": optax_family}
 DEFAULT_FAMILY = "course"
 
 

@@ -4,7 +4,7 @@ Notation: w parameter, g gradient, t step number (1 on the first update). Each t
 returns the full update (learning rate and sign included), so `optax.apply_updates(params,
 updates)` gives the new parameters. Hyperparameters may be Python floats or traced jax
 scalars (jit, vmap, optax.inject_hyperparams). No defaults here: the families `course`,
-`chainer` and `seed` bind them.
+`chainer` and `notebook` bind them.
 """
 
 from typing import NamedTuple

@@ -203,7 +203,7 @@ def affine_keys(params: dict) -> list[str]:
 
 def train_seed_loop(net: MultiLayerNet, x_train, t_train, x_test, t_test, steps: int, batch_size: int,
                     lr: float, eval_every: int, rng: np.random.Generator, update: str = "affine") -> dict:
-    """The seed's Section 1 loop: batches with replacement, SGD on W/b only ('affine') or all.
+    """The study text's Section 1 loop: batches with replacement, SGD on W/b only ('affine') or all.
 
     Returns test and batch accuracy every `eval_every` steps and the per-step test-mode loss.
     """

@@ -73,7 +73,7 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": AdaGrad, "adam": Adam
 
 
 class AffineSGD:
-    """The seed's loops: for key in ('W1', 'W2', 'W3', 'b1', 'b2', 'b3'): params[key] -= lr * grad[key].
+    """The notebook's loops: for key in ('W1', 'W2', 'W3', 'b1', 'b2', 'b3'): params[key] -= lr * grad[key].
 
     Every W{i} and b{i} moves; batch norm's gamma and beta keep their initial 1 and 0.
     """

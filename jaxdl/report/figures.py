@@ -1,4 +1,4 @@
-"""Curve figures in the seed's style: one panel per config, a mean line and a band over seeds."""
+"""Curve figures in the study text's style: one panel per config, a mean line and a band over seeds."""
 
 import os
 from collections.abc import Mapping, Sequence

@@ -30,7 +30,7 @@ class Batch(NamedTuple):
 def trained_layers(params: dict, trainable: str) -> set[str]:
     """The top-level layers of `params` that `trainable` updates.
 
-    "all": every layer. "affine": the seed's loops, `for key in ('W1', ..., 'b3')`, so
+    "all": every layer. "affine": the notebook's loops, `for key in ('W1', ..., 'b3')`, so
     gamma/beta never move. "hidden_affine": the course's 2_5 L1/L2 cells,
     `for idx in range(1, hidden_layer_num + 1)`, so the output Affine never moves either.
     """
@@ -58,7 +58,7 @@ class Task:
     loss: "course" (the book's SoftmaxWithLoss) or "chainer" (F.softmax_cross_entropy).
     weight_decay: the course's L2 on weights only, loss + 0.5 * lambda * sum(W^2) over kernels.
     l1: the course's L1 on weights only, loss + lambda * sum|W| over kernels (gradient lambda * sign(W)).
-    trainable: "all" parameters, "affine" (W and b only, as the seed's loops update) or
+    trainable: "all" parameters, "affine" (W and b only, as the notebook's loops update) or
         "hidden_affine" (W and b of all but the output Affine, as the course's L1/L2 cells).
     """
 

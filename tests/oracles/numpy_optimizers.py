@@ -1,7 +1,7 @@
 """Independent float64 NumPy oracles of every optimizer formula and gradient penalty.
 
 Written from docs/spec formulas (reference-semantics section 4, the book's common/optimizer.py,
-the seed text's loops, optax's documented update rules) as plain loops over a dict of arrays,
+the study text's loops, optax's documented update rules) as plain loops over a dict of arrays,
 in the book's style: `opt.update(params, grads)` changes `params` in place. Nothing here
 imports jaxdl.
 """
@@ -22,12 +22,12 @@ DEFAULTS: dict[str, dict[str, float | None]] = {
     "chainer:adagrad": {"learning_rate": 0.001, "eps": 1e-8},
     "chainer:rmsprop": {"learning_rate": 0.01, "decay_rate": 0.99, "eps": 1e-8},
     "chainer:adam": {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-    # seed: the course's 2_4 notebook settings
-    "seed:sgd": {"learning_rate": 0.01},
-    "seed:momentum": {"learning_rate": 0.3, "momentum": 0.9},
-    "seed:adagrad": {"learning_rate": 0.1},
-    "seed:rmsprop": {"learning_rate": 0.01, "decay_rate": 0.99, "eps": 1e-7},
-    "seed:adam": {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7},
+    # notebook: the course's 2_4 notebook settings
+    "notebook:sgd": {"learning_rate": 0.01},
+    "notebook:momentum": {"learning_rate": 0.3, "momentum": 0.9},
+    "notebook:adagrad": {"learning_rate": 0.1},
+    "notebook:rmsprop": {"learning_rate": 0.01, "decay_rate": 0.99, "eps": 1e-7},
+    "notebook:adam": {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7},
     "optax:sgd": {"learning_rate": None},
     "optax:momentum": {"learning_rate": None, "momentum": None},
     "optax:nesterov": {"learning_rate": None, "momentum": None},
@@ -124,8 +124,8 @@ class Adam:
             params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + self.eps)
 
 
-class SeedAdaGrad:
-    """The seed's loop: i == 0: h = full_like(W, 1e-4); else h += g^2; W -= lr*g/sqrt(h)."""
+class NotebookAdaGrad:
+    """The notebook's loop: i == 0: h = full_like(W, 1e-4); else h += g^2; W -= lr*g/sqrt(h)."""
 
     def __init__(self, learning_rate):
         self.lr, self.i, self.h = learning_rate, 0, {}
@@ -211,8 +211,8 @@ _CLASSES = {
     "rmsprop": RMSprop,
     "adam": Adam,
 }
-_SEED = {**_CLASSES, "adagrad": SeedAdaGrad}
-_SEED.pop("nesterov")
+_NOTEBOOK = {**_CLASSES, "adagrad": NotebookAdaGrad}
+_NOTEBOOK.pop("nesterov")
 _OPTAX = {
     "sgd": SGD,
     "momentum": OptaxMomentum,
@@ -221,7 +221,7 @@ _OPTAX = {
     "rmsprop": OptaxRMSprop,
     "adam": OptaxAdam,
 }
-_FAMILIES = {"course": _CLASSES, "chainer": _CLASSES, "seed": _SEED, "optax": _OPTAX}
+_FAMILIES = {"course": _CLASSES, "chainer": _CLASSES, "notebook": _NOTEBOOK, "optax": _OPTAX}
 
 
 def make(spec: str, **hparams):

@@ -1,8 +1,8 @@
-"""Family `seed`: the hand-written update loops of the seed text (course notebook 2_4, Section 2).
+"""Family `notebook`: the hand-written update loops of the study text (course notebook 2_4, Section 2).
 
 Defaults are the notebook's 2_4 settings (SGD 0.01, Momentum 0.3 with 0.9, AdaGrad 0.1,
 RMSprop 0.01 with 0.99, Adam 0.01 with 0.9/0.999). Momentum, RMSprop and Adam are the book's
-formulas with eps = 1e-7 (hard-coded in the loops); AdaGrad has the seed's own start-up.
+formulas with eps = 1e-7 (hard-coded in the loops); AdaGrad has the notebook's own start-up.
 """
 
 from typing import NamedTuple
@@ -15,12 +15,12 @@ from jaxdl.optim import rules
 from jaxdl.optim._dtypes import map_leaves
 from jaxdl.optim.rules import Scalar
 
-SEED_EPS = 1e-7  # seed RMSprop/Adam loops: w -= lr * g / (np.sqrt(h) + 1e-7)
-SEED_ADAGRAD_H0 = 1e-4  # seed AdaGrad loop, i == 0: h = np.full_like(W, 1e-4), no g^2 added on that step
+NOTEBOOK_EPS = 1e-7  # notebook RMSprop/Adam loops: w -= lr * g / (np.sqrt(h) + 1e-7)
+NOTEBOOK_ADAGRAD_H0 = 1e-4  # notebook AdaGrad loop, i == 0: h = np.full_like(W, 1e-4), no g^2 added on that step
 
 
-class SeedAdaGradState(NamedTuple):
-    """Step count and the accumulator h of the seed's AdaGrad (h starts at 1e-4)."""
+class NotebookAdaGradState(NamedTuple):
+    """Step count and the accumulator h of the notebook's AdaGrad (h starts at 1e-4)."""
 
     count: jax.Array
     h: optax.Updates
@@ -51,14 +51,14 @@ def adagrad(learning_rate: Scalar = 0.1) -> optax.GradientTransformation:
     sqrt(1e-4 + g_2^2) (g_1 never enters h).
     """
 
-    def init_fn(params: optax.Params) -> SeedAdaGradState:
-        return SeedAdaGradState(
-            count=jnp.zeros([], jnp.int32), h=jax.tree.map(lambda p: jnp.full_like(p, SEED_ADAGRAD_H0), params)
+    def init_fn(params: optax.Params) -> NotebookAdaGradState:
+        return NotebookAdaGradState(
+            count=jnp.zeros([], jnp.int32), h=jax.tree.map(lambda p: jnp.full_like(p, NOTEBOOK_ADAGRAD_H0), params)
         )
 
     def update_fn(
-        updates: optax.Updates, state: SeedAdaGradState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, SeedAdaGradState]:
+        updates: optax.Updates, state: NotebookAdaGradState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, NotebookAdaGradState]:
         del params
         first = state.count == 0
 
@@ -67,13 +67,13 @@ def adagrad(learning_rate: Scalar = 0.1) -> optax.GradientTransformation:
             return -learning_rate * g / jnp.sqrt(h), h
 
         updates, h = map_leaves(rule, updates, state.h)
-        return updates, SeedAdaGradState(count=optax.safe_increment(state.count), h=h)
+        return updates, NotebookAdaGradState(count=optax.safe_increment(state.count), h=h)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
 def rmsprop(
-    learning_rate: Scalar = 0.01, decay_rate: Scalar = 0.99, eps: Scalar = SEED_EPS
+    learning_rate: Scalar = 0.01, decay_rate: Scalar = 0.99, eps: Scalar = NOTEBOOK_EPS
 ) -> optax.GradientTransformation:
     """Seed RMSprop loop (h *= decay_rate; h += (1 - decay_rate) * g^2).
 
@@ -83,7 +83,7 @@ def rmsprop(
 
 
 def adam(
-    learning_rate: Scalar = 0.01, beta1: Scalar = 0.9, beta2: Scalar = 0.999, eps: Scalar = SEED_EPS
+    learning_rate: Scalar = 0.01, beta1: Scalar = 0.9, beta2: Scalar = 0.999, eps: Scalar = NOTEBOOK_EPS
 ) -> optax.GradientTransformation:
     """Seed Adam loop (learning_rate_t with i + 1 as t).
 
@@ -101,6 +101,6 @@ OPTIMIZERS = {
     "adam": adam,
 }
 ABSENT = {
-    "nesterov": "the seed text has no Nesterov loop (Section 2 shows Momentum, AdaGrad, RMSprop and Adam); "
+    "nesterov": "the study text has no Nesterov loop (Section 2 shows Momentum, AdaGrad, RMSprop and Adam); "
     "use course:nesterov or chainer:nesterov",
 }
