@@ -1,60 +1,27 @@
 """Study text Section 2 (course 2_4): SGD, Momentum, AdaGrad, RMSprop and Adam on the course network.
 
     python -m experiments.optimizers --data-dir ../shared/data/mnist --seeds 5 --out runs/optimizers
-    python -m experiments.optimizers --data-dir ../shared/data/mnist --seeds 5 --lr-sweep --out runs/optimizers
+    python -m experiments.optimizers --data-dir ../shared/data/mnist --seeds 5 --lr-sweep --out runs/optimizers_sweep
 
-MultiLayerNet [40, 20], sigmoid, weight init std 0.01, no batch norm, on MNIST; batch 100
-drawn with replacement, 1000 steps, W and b updated (the notebook's loops); every 10 steps (the
-2_4 notebook's plot_interval) the accuracy on the current batch and on all 10,000 test
-images. Optimizers are "family:name" specs of jaxdl.optim, by default the notebook's loops with
-the 2_4 learning rates (SGD 0.01, Momentum 0.3/0.9, AdaGrad 0.1 in the notebook's form, RMSprop
-0.01/0.99, Adam 0.01); --hparam "notebook:momentum:learning_rate=0.5" overrides one value.
-
-Every optimizer x seed trains in one compiled program (seeds vmapped, optimizers side by
-side). Seed s is np.random.RandomState(s), which draws the initial weights and then the
-batches as the course's code does after np.random.seed(s), so seed s has the same weights
-and batches under every optimizer and in the course's NumPy code. --lr-sweep
-adds a second program over optimizers x a log grid of learning rates x seeds (the rate lives
-in the optimizer state, optax.inject_hyperparams); runs whose loss goes NaN count as diverged.
+MultiLayerNet [40, 20], sigmoid, init 0.01, batch 100, 1000 steps, evaluation every 10 steps;
+by default the notebook's loops with the 2_4 learning rates (jaxdl.course.optimizers). Every
+optimizer x seed trains in one compiled program. --optimizers takes any "family:name" of
+jaxdl.optim (families course, chainer, notebook, optax; e.g. chainer:adam optax:adam
+course:adam); --hparam notebook:momentum:learning_rate=0.5 overrides one value; --lr-sweep
+trains a log grid of learning rates per optimizer in one more program.
 Writes accuracy.png, loss.png, table.md, results.json (and lr_sweep.png) into --out.
-Expected (spec section 7, single unseeded runs): SGD 0.1135 (chance), Momentum 0.935,
-AdaGrad 0.918, RMSprop 0.936-0.942, Adam 0.943-0.948.
 """
 
-import argparse
-import time
-from collections.abc import Callable
-
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
-
-from experiments import common
-from experiments.optimizers_report import write_outputs
-from jaxdl import optim, report
-from jaxdl.models.mlp import MultiLayerNet, course_init
-from jaxdl.train.compile import compiler_options
-from jaxdl.train.grid import SeedInputs, make_grid_program, seed_inputs
-from jaxdl.train.run import Data, History, Schedule, check_finite, make_run
-from jaxdl.train.state import Task, TrainState
-
-DEFAULT_OPTIMIZERS = ("notebook:sgd", "notebook:momentum", "notebook:adagrad", "notebook:rmsprop", "notebook:adam")
-# Published single-run final test accuracies of the 2_4 notebook (spec section 7), as (low, high).
-COURSE_RESULTS = {"notebook:sgd": (0.1135, 0.1135), "notebook:momentum": (0.935, 0.935),
-                  "notebook:adagrad": (0.918, 0.918), "notebook:rmsprop": (0.936, 0.942),
-                  "notebook:adam": (0.943, 0.948)}
-DEFAULT_SWEEP = tuple(float(lr) for lr in np.logspace(-4, 1, 11))  # 1e-4 ... 10, half-decade steps
-
-Hparams = dict[str, dict[str, float]]
+from jaxdl import cli
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_run_flags(parser, steps=1000, eval_every=10)
-    common.add_data_flags(parser)
-    parser.add_argument("--optimizers", nargs="+", default=list(DEFAULT_OPTIMIZERS),
-                        help=f"'family:name' specs; available: {', '.join(optim.available())}")
+def parse_args(argv: list[str] | None = None):
+    parser = cli.parser(__doc__, "optimizers")
+    cli.add_run_flags(parser, steps=1000, eval_every=10)
+    cli.add_data_flags(parser)
+    parser.add_argument("--optimizers", nargs="+", metavar="FAMILY:NAME",
+                        help="optimizers to compare (default: the notebook's five, notebook:sgd, notebook:momentum, "
+                             "notebook:adagrad, notebook:rmsprop, notebook:adam; jaxdl.optim.available() lists all)")
     parser.add_argument("--hparam", action="append", default=[], metavar="FAMILY:NAME:KEY=VALUE",
                         help="override one hyperparameter of one listed optimizer (repeatable)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[40, 20], help="hidden layer sizes")
@@ -63,198 +30,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="affine: W and b only, as the notebook's loops; all: batch-norm gamma/beta too")
     parser.add_argument("--target", type=float, default=0.9, help="test accuracy for the steps-to-target column")
     parser.add_argument("--lr-sweep", action="store_true", help="also sweep the learning rate of each optimizer")
-    parser.add_argument("--sweep-lrs", type=float, nargs="+", default=list(DEFAULT_SWEEP),
+    parser.add_argument("--sweep-lrs", type=float, nargs="+",
                         help="learning rates of the sweep (default: 1e-4 to 10 in half decades)")
     parser.add_argument("--sweep-eval-every", type=int, default=100,
                         help="steps between the sweep's evaluations (it reports the final accuracy)")
     return parser.parse_args(argv)
 
 
-def parse_hparams(entries: list[str], specs: list[str]) -> Hparams:
-    """{spec: {name: value}} from "family:name:key=value" entries, for specs listed in `specs`."""
-    parsed: Hparams = {spec: {} for spec in specs}
-    for entry in entries:
-        spec, _, assignment = entry.rpartition(":")
-        key, equals, value = assignment.partition("=")
-        if not spec or not equals or not key:
-            raise ValueError(f"bad --hparam {entry!r}: expected FAMILY:NAME:KEY=VALUE, "
-                             "e.g. notebook:momentum:learning_rate=0.3")
-        if spec not in parsed:
-            raise ValueError(f"--hparam {entry!r} names {spec!r}, which is not in --optimizers ({', '.join(specs)})")
-        try:
-            parsed[spec][key] = float(value)
-        except ValueError:
-            raise ValueError(f"bad --hparam {entry!r}: {value!r} is not a number") from None
-    return parsed
-
-
-def course_network(input_size: int, hidden: list[int], batchnorm: bool) -> MultiLayerNet:
-    """The 2_4 network: sigmoid, W = 0.01 * randn, optional course batch norm."""
-    return MultiLayerNet(input_size, tuple(hidden), 10, activation="sigmoid", weight_init=0.01,
-                         use_batchnorm=batchnorm)
-
-
-ProgressFor = Callable[[str], Callable[[jax.Array], None]]  # optimizer name -> on_eval callback
-
-
-def comparison_program(tasks: dict[str, Task], schedule: Schedule, progress: ProgressFor | None = None):
-    """Jitted (SeedInputs, data) -> {name: (states [S], histories [S, ...])} for every task, in one program.
-
-    Every task trains from the same inputs, so seed s starts from the same weights and draws
-    the same batches under every optimizer.
-    """
-    programs = {name: make_grid_program(task, schedule, progress(name) if progress else None)
-                for name, task in tasks.items()}
-
-    def program(inputs: SeedInputs, data: Data) -> dict[str, tuple[TrainState, History]]:
-        return {name: jax.tree.map(lambda a: a[:, 0], grid(inputs, data)) for name, grid in programs.items()}
-
-    return jax.jit(program)
-
-
-def run_seeds(args: argparse.Namespace) -> list[int]:
-    """The seeds --seed, --seed + 1, ... (--seeds of them); seed s is np.random.RandomState(s)."""
-    return list(range(args.seed, args.seed + args.seeds))
-
-
-def course_seed_inputs(model: MultiLayerNet, seed_list: list[int], schedule: Schedule, n_train: int) -> SeedInputs:
-    """Each seed's course initialisation (np.random.RandomState(s)) and batch indices, one config."""
-    return seed_inputs(lambda rng: jax.tree.map(lambda leaf: leaf[None], course_init(model, rng)),
-                       seed_list, schedule, n_train)
-
-
-def sweep_program(tasks: dict[str, Task], schedule: Schedule, progress: ProgressFor | None = None):
-    """Jitted (SeedInputs, learning_rates [L], data) -> {name: (states [S, L], histories [S, L, ...])}.
-
-    Each task's optimizer must come from optim.create(..., inject=True); member (s, l) is the
-    run of seed s (same inputs as `comparison_program`) with learning_rate = learning_rates[l]
-    set in its optimizer state. Members of one seed share initial weights and batches.
-    """
-
-    def members(task: Task, on_eval: Callable | None) -> Callable:
-        run = make_run(task, schedule, on_eval)
-
-        def member(variables, indices, dropout_key, learning_rate, data: Data) -> tuple[TrainState, History]:
-            state = task.state_from(jax.tree.map(lambda a: a[0], variables), dropout_key)
-            opt_state = optax.tree_utils.tree_set(state.opt_state, learning_rate=learning_rate.astype(jnp.float32))
-            return run(state._replace(opt_state=opt_state), indices, data)
-
-        over_rates = jax.vmap(member, in_axes=(None, None, None, 0, None))
-        return jax.vmap(over_rates, in_axes=(0, 0, 0, None, None))
-
-    grids = {name: members(task, progress(name) if progress else None) for name, task in tasks.items()}
-    return jax.jit(lambda inputs, learning_rates, data: {
-        name: grid(*inputs, learning_rates, data) for name, grid in grids.items()})
-
-
-def compile_and_run(program, *inputs) -> tuple[dict, float, float]:
-    """(outputs of program(*inputs), compile seconds, run seconds).
-
-    Compile time includes tracing and lowering; it is measured apart from the run.
-    """
-    started = time.perf_counter()
-    executable = program.lower(*inputs).compile(compiler_options=compiler_options())
-    compiled = time.perf_counter()
-    outputs = jax.block_until_ready(executable(*inputs))
-    return outputs, compiled - started, time.perf_counter() - compiled
-
-
-def steps_to_target(test_accuracy: np.ndarray, eval_steps: np.ndarray, target: float) -> list[int | None]:
-    """Per seed (rows of `test_accuracy` [S, evals]): the first eval step with accuracy >= target, else None."""
-    reached = test_accuracy >= target
-    return [int(eval_steps[row.argmax()]) if row.any() else None for row in reached]
-
-
-def run_comparison(args: argparse.Namespace, model: MultiLayerNet, hparams: Hparams, data: Data,
-                   schedule: Schedule) -> dict:
-    """Train every optimizer on every seed: {"runs": one record per optimizer, "compile_s", "run_s"}.
-
-    Raises FloatingPointError if a run's loss goes NaN or infinite.
-    """
-    tasks = {spec: Task(model, optim.create(spec, **hparams[spec]), trainable=args.update) for spec in args.optimizers}
-    program = comparison_program(tasks, schedule, lambda spec: common.Progress(f"{spec} ({args.seeds} seeds)",
-                                                                              args.steps))
-    inputs = course_seed_inputs(model, run_seeds(args), schedule, data.train_images.shape[0])
-    outputs, compile_s, run_s = compile_and_run(program, inputs, data)
-    runs = []
-    for spec in args.optimizers:  # the program's output dict comes back in sorted key order
-        history = jax.tree.map(np.asarray, outputs[spec][1])
-        check_finite(jax.tree.map(lambda a: a[:, None], history), [spec])
-        runs.append(summarize_run(spec, hparams[spec], history, schedule, args.target))
-    return {"runs": runs, "compile_s": compile_s, "run_s": run_s}
-
-
-def summarize_run(spec: str, hparams: dict[str, float], history: History, schedule: Schedule, target: float) -> dict:
-    """The record of one optimizer: curves per seed, final accuracy statistics, steps to `target`,
-    and the course's published numbers (when the spec runs with its default hyperparameters)."""
-    final = history.test_accuracy[:, -1]
-    return {
-        "optimizer": spec, "hparams": hparams, "formula": optim.describe(spec, **hparams),
-        **{name: curve for name, curve in history._asdict().items() if curve is not None},
-        "final_test_accuracy": final, "final_test_accuracy_median": float(np.median(final)),
-        "final_test_accuracy_min": float(final.min()), "final_test_accuracy_max": float(final.max()),
-        "steps_to_target": steps_to_target(history.test_accuracy, schedule.eval_steps, target),
-        "course": None if hparams else COURSE_RESULTS.get(spec),
-    }
-
-
-def run_sweep(args: argparse.Namespace, model: MultiLayerNet, hparams: Hparams, data: Data,
-              schedule: Schedule) -> dict:
-    """Final test accuracy of every optimizer x learning rate x seed; runs whose loss goes NaN are
-    marked diverged (their accuracy is NaN) instead of failing."""
-    tasks = {spec: Task(model, optim.create(spec, inject=True, **hparams[spec]), trainable=args.update)
-             for spec in args.optimizers}
-    label = f"{len(args.sweep_lrs)} rates x {args.seeds} seeds"
-    program = sweep_program(tasks, schedule, lambda spec: common.Progress(f"{spec} sweep ({label})", args.steps))
-    rates = jnp.asarray(args.sweep_lrs, jnp.float32)
-    inputs = course_seed_inputs(model, run_seeds(args), schedule, data.train_images.shape[0])
-    outputs, compile_s, run_s = compile_and_run(program, inputs, rates, data)
-    runs = []
-    for spec in args.optimizers:
-        history = jax.tree.map(np.asarray, outputs[spec][1])
-        diverged = ~np.isfinite(history.loss).all(axis=-1)  # [S, L]
-        runs.append({"optimizer": spec, "hparams": hparams[spec], "formula": optim.describe(spec, **hparams[spec]),
-                     "final_test_accuracy": np.where(diverged, np.nan, history.test_accuracy[..., -1]),
-                     "diverged": diverged})
-    return {"learning_rates": list(args.sweep_lrs), "eval_every": args.sweep_eval_every, "runs": runs,
-            "compile_s": compile_s, "run_s": run_s}
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    hparams = parse_hparams(args.hparam, args.optimizers)
-    if len(set(args.optimizers)) < len(args.optimizers):
-        raise ValueError(f"--optimizers lists a spec twice: {' '.join(args.optimizers)}")
-    for spec in args.optimizers:
-        optim.describe(spec, **hparams[spec])  # unknown specs or hyperparameters fail before any work
-    if args.lr_sweep and not all(lr > 0 for lr in args.sweep_lrs):
-        raise ValueError(f"--sweep-lrs must be positive, got {args.sweep_lrs}")
-    schedule = Schedule(args.steps, args.batch_size, args.eval_every)
-    schedule.check()
-    sweep_schedule = schedule._replace(eval_every=args.sweep_eval_every)
-    if args.lr_sweep:
-        sweep_schedule.check()
-    started = time.perf_counter()
-    data = jax.block_until_ready(common.load_data(args))
-    load_s = time.perf_counter() - started
-    started = time.perf_counter()
-    model = course_network(int(np.prod(data.train_images.shape[1:])), args.hidden, args.batchnorm)
-    result = {
-        "experiment": "optimizers",
-        "settings": {"hidden": args.hidden, "activation": "sigmoid", "weight_init": 0.01,
-                     "batchnorm": args.batchnorm, "update": args.update, "steps": args.steps,
-                     "batch_size": args.batch_size, "eval_every": args.eval_every, "target": args.target,
-                     "seeds": run_seeds(args), "dataset": args.dataset,
-                     "test_size": int(data.test_labels.shape[0]), "loss": "course softmax cross-entropy"},
-        "eval_steps": schedule.eval_steps,
-        **run_comparison(args, model, hparams, data, schedule),
-    }
-    if args.lr_sweep:
-        result["lr_sweep"] = run_sweep(args, model, hparams, data, sweep_schedule)
-    result.update(load_s=load_s, wall_s=time.perf_counter() - started, environment=report.environment())
-    write_outputs(args.out, result)
+    sweep = ", with a learning-rate sweep" if args.lr_sweep else ""
+    optimizers = len(args.optimizers) if args.optimizers else 5
+    cli.announce("optimizers", args, f"{optimizers} optimizers x {args.seeds} seeds, {args.steps} steps{sweep}")
+    from jaxdl.course import optimizers
+
+    result = optimizers.train_and_evaluate(cli.config_from(args, optimizers.Config), args.out)
+    cli.report_outputs(args.out)
     return result
 
 
 if __name__ == "__main__":
-    common.cli(main)
+    cli.run(main)

@@ -32,8 +32,8 @@ from jaxdl.data.synthetic import synthetic_images
 from jaxdl.data.tfds_images import TfdsUnavailable, export_image_lists
 from jaxdl.train.checkpoint import CheckpointError
 from jaxdl.train.state import Batch, Task
-from jaxdl.train.supervised import make_eval_fn, make_train_step
-from jaxdl.train.trainer import Schedule, Trainer
+from jaxdl.train.step import jit_eval_step, jit_train_step
+from jaxdl.train.trainer import Trainer, Triggers
 
 LEARNING_RATE = 0.01  # chainer.optimizers.MomentumSGD(lr=0.01, momentum=0.9)
 MOMENTUM = 0.9
@@ -79,10 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def schedule_from(args: argparse.Namespace) -> Schedule:
+def triggers_from(args: argparse.Namespace) -> Triggers:
     """Chainer's intervals: val/snapshot 100000 and log 1000 iterations, all 1 with --test."""
     val = args.val_interval or (1 if args.test else 100_000)
-    return Schedule(stop_epoch=args.epoch, stop_iteration=args.iteration, val_interval=val,
+    return Triggers(stop_epoch=args.epoch, stop_iteration=args.iteration, val_interval=val,
                     log_interval=args.log_interval or (1 if args.test else 1_000),
                     snapshot_interval=args.snapshot_interval or val)
 
@@ -161,9 +161,9 @@ def main(argv: list[str] | None = None) -> Trainer:
         jaxdl.chainer.save_npz(path, jaxdl.chainer.ModelState(params=params, arch=arch.name), arch.name)
 
     trainer = Trainer(
-        train_step=make_train_step(task), eval_fn=make_eval_fn(task), state=state,
+        train_step=jit_train_step(task), eval_step=jit_eval_step(task), state=state,
         train_iter=EpochIterator(size, args.batchsize, args.seed), load_batch=load_batch,
-        val_batches=val_batches, out_dir=args.out, schedule=schedule_from(args),
+        val_batches=val_batches, out_dir=args.out, triggers=triggers_from(args),
         learning_rate=LEARNING_RATE, save_model=save_model)
     if args.resume:
         trainer.resume(args.resume)

@@ -60,10 +60,13 @@ def test_convnets_cli(mnist_dir, tmp_path):
 
 
 @pytest.mark.parametrize("main,flags,message", [
-    (overfitting.main, ["--settings", "l3"], "invalid choice: 'l3'"),
-    (overfitting.main, ["--train-size", "0"], "--train-size must be positive"),
+    (overfitting.main, ["--settings", "l3"], "settings (--settings) must name some of none, l2,"),
+    (overfitting.main, ["--train-size", "0"], "train_size (--train-size) must be positive, got 0"),
     (batch_norm.main, ["--steps", "15"], "must be a multiple of eval_every"),
-    (convnets.main, ["--test-size", "-1"], "--test-size must be positive"),
+    (convnets.main, ["--test-size", "-1"], "test_size (--test-size) must be positive, got -1"),
+    (batch_norm.main, ["--configs", "on"], "configs (--configs) must name some of off, course-frozen,"),
+    (convnets.main, ["--nets", "lenet"], "nets (--nets) must name some of simple, double, deep, got ['lenet']"),
+    (convnets.main, ["--seeds", "0"], "seeds (--seeds) must be a positive integer, got 0"),
 ])
 def test_bad_flags_are_named(tmp_path, capsys, main, flags, message):
     with pytest.raises((SystemExit, ValueError)) as error:

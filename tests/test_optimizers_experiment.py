@@ -10,14 +10,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import optimizers
+from experiments import optimizers as optimizers_cli
 from jaxdl import optim
+from jaxdl.course import optimizers
 from jaxdl.reference import course_numpy
+from jaxdl.train.compile import compile_and_run
 from jaxdl.train.run import Data, Schedule
 from jaxdl.train.state import Task
 from tests.oracles import numpy_optimizers
 
-REPO = optimizers.__file__.rsplit("/experiments/", 1)[0]
+REPO = optimizers_cli.__file__.rsplit("/experiments/", 1)[0]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -25,7 +27,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def outputs(mnist_dir, tmp_path_factory):
     """One small CLI run: 2 optimizers x 2 seeds, 20 steps, evals every 10, a 2-rate sweep (one rate diverges)."""
     out = tmp_path_factory.mktemp("optimizers")
-    optimizers.main(["--out", str(out), "--data-dir", str(mnist_dir), "--steps", "20", "--eval-every", "10",
+    optimizers_cli.main(["--out", str(out), "--data-dir", str(mnist_dir), "--steps", "20", "--eval-every", "10",
                      "--seeds", "2", "--optimizers", "notebook:sgd", "notebook:momentum",
                      "--hparam", "notebook:momentum:learning_rate=0.2", "--target", "0.2",
                      "--lr-sweep", "--sweep-lrs", "0.1", "1e38", "--sweep-eval-every", "10"])
@@ -40,7 +42,7 @@ def test_cli_writes_curves_per_seed_and_settings(outputs):
     assert results["eval_steps"] == [10, 20]
     assert [r["optimizer"] for r in results["runs"]] == ["notebook:sgd", "notebook:momentum"]
     for run in results["runs"]:
-        assert np.asarray(run["loss"]).shape == (2, 20)
+        assert np.asarray(run["step_loss"]).shape == (2, 20)
         for key in ("batch_loss", "batch_accuracy", "test_loss", "test_accuracy"):
             assert np.asarray(run[key]).shape == (2, 2), key
         final = np.asarray(run["test_accuracy"])[:, -1]
@@ -120,7 +122,7 @@ def at(tree, index):
 
 
 def assert_matches_numpy(history, final_params, oracle: dict, label: str) -> None:
-    np.testing.assert_allclose(history.loss, oracle["loss"], rtol=2e-5, err_msg=label)
+    np.testing.assert_allclose(history.step_loss, oracle["loss"], rtol=2e-5, err_msg=label)
     np.testing.assert_allclose(history.test_accuracy, oracle["test_accuracy"], atol=1 / 40, err_msg=label)  # a tie
     np.testing.assert_allclose(history.batch_accuracy, oracle["batch_accuracy"], atol=1 / 5, err_msg=label)
     for key, value in course_numpy.from_flax({"params": final_params}).items():
@@ -135,7 +137,7 @@ def test_compiled_runs_equal_numpy_seed_loops():
     schedule, data = Schedule(20, 5, 10), tiny_data()
     tasks = {spec: Task(model, optim.create(spec), trainable="affine") for spec in specs}
     inputs = optimizers.course_seed_inputs(model, [11, 12], schedule, 64)
-    outputs, _, _ = optimizers.compile_and_run(optimizers.comparison_program(tasks, schedule), inputs, data)
+    outputs, _, _ = compile_and_run(optimizers.comparison_program(tasks, schedule), inputs, data)
     for index, seed in enumerate([11, 12]):
         for spec in specs:
             states, history = outputs[spec]
@@ -150,7 +152,7 @@ def test_sweep_member_equals_numpy_loop_at_its_learning_rate():
     task = Task(model, optim.create("notebook:momentum", inject=True), trainable="affine")
     program = optimizers.sweep_program({"momentum": task}, schedule)
     inputs = optimizers.course_seed_inputs(model, [4], schedule, 64)
-    outputs, _, _ = optimizers.compile_and_run(program, inputs, jnp.asarray(rates), data)
+    outputs, _, _ = compile_and_run(program, inputs, jnp.asarray(rates), data)
     states, history = outputs["momentum"]
     for member, rate in enumerate(rates):
         oracle = numpy_seed_loop(4, numpy_optimizers.make("notebook:momentum", learning_rate=rate), data, schedule)
@@ -160,7 +162,7 @@ def test_sweep_member_equals_numpy_loop_at_its_learning_rate():
 @pytest.mark.parametrize("flags,message", [
     (["--optimizers", "notebook:nesterov"], "notebook:nesterov does not exist"),
     (["--optimizers", "torch:sgd"], "unknown optimizer family 'torch'"),
-    (["--optimizers", "seed:adamw"], "unknown optimizer 'adamw' in family 'seed'"),
+    (["--optimizers", "notebook:adamw"], "unknown optimizer 'adamw' in family 'notebook'"),
     (["--hparam", "notebook:adam:learning_rate"], "expected FAMILY:NAME:KEY=VALUE"),
     (["--hparam", "learning_rate=0.1"], "expected FAMILY:NAME:KEY=VALUE"),
     (["--hparam", "notebook:adam:learning_rate=fast"], "'fast' is not a number"),
@@ -169,11 +171,11 @@ def test_sweep_member_equals_numpy_loop_at_its_learning_rate():
     (["--hparam", "notebook:sgd:momentum=0.9"], "notebook:sgd has no hyperparameter momentum"),
     (["--lr-sweep", "--sweep-lrs", "0.1", "0"], "--sweep-lrs must be positive"),
     (["--optimizers", "notebook:sgd", "notebook:adam", "notebook:sgd"], "lists a spec twice"),
-    (["--lr-sweep", "--sweep-eval-every", "300"], r"steps \(1000\) must be a multiple of eval_every \(300\)"),
+    (["--lr-sweep", "--sweep-eval-every", "300"], r"--sweep-eval-every \(300\) must be positive and divide --steps \(1000\)"),
 ])
 def test_bad_inputs_fail_before_any_work(tmp_path, flags, message):
     with pytest.raises(ValueError, match=message):
-        optimizers.main(["--out", str(tmp_path), "--data-dir", "/nonexistent", *flags])
+        optimizers_cli.main(["--out", str(tmp_path), "--data-dir", "/nonexistent", *flags])
 
 
 def test_cli_reports_bad_spec_without_traceback(tmp_path):

@@ -146,7 +146,8 @@ def test_inverted_dropout_matches_chainer():
     close(loss, oracle.train_loss)
     for key, value in course_numpy.from_flax({"params": jax_grads}).items():
         close(value, grads[key])
-    test_loss, accuracy = make_eval_step(task)(state, batch)
+    metrics = make_eval_step(task)(state, batch)
+    test_loss, accuracy = metrics["loss"], metrics["accuracy"]
     close(test_loss, oracle.loss(x, t, train_flg=False))
     plain = course_numpy.MultiLayerNet(IN, list(HIDDEN), OUT, activation="relu", weight_decay_lambda=0.01,
                                        params=course_numpy.from_flax({"params": state.params}))

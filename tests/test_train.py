@@ -109,7 +109,7 @@ def test_grid_run_equals_the_course_numpy_code_with_the_same_seed():
         if (step + 1) % 10 == 0:
             test_acc.append(oracle.accuracy(np.asarray(data.test_images), np.asarray(data.test_labels)))
             batch_acc.append(oracle.accuracy(x[idx], t[idx]))
-    np.testing.assert_allclose(history.loss[0, 0], losses, rtol=1e-5)
+    np.testing.assert_allclose(history.step_loss[0, 0], losses, rtol=1e-5)
     np.testing.assert_array_equal(history.test_accuracy[0, 0], np.float32(test_acc))
     np.testing.assert_array_equal(history.batch_accuracy[0, 0], np.float32(batch_acc))
 
@@ -150,7 +150,7 @@ def test_grid_program_equals_separate_runs(optimizer):
             variables = course_init(static, np.random.RandomState(5 + s))
             state = static_task.state_from(variables, inputs.dropout_keys[s])
             alone_final, alone = jax.jit(make_run(static_task, schedule))(state, inputs.indices[s], data)
-            np.testing.assert_allclose(grid.loss[s, c], alone.loss, rtol=2e-5)
+            np.testing.assert_allclose(grid.step_loss[s, c], alone.step_loss, rtol=2e-5)
             np.testing.assert_allclose(grid.test_loss[s, c], alone.test_loss, rtol=2e-5)
             np.testing.assert_allclose(grid.test_accuracy[s, c], alone.test_accuracy, atol=1e-6)
             for key, value in alone_final.params.items():

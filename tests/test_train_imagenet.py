@@ -212,10 +212,10 @@ def test_arguments_need_exactly_one_data_source(capsys):
 
 
 def test_test_flag_shrinks_the_intervals_to_one():
-    schedule = train_imagenet.schedule_from(train_imagenet.parse_args(["--synthetic", "--test"]))
-    assert (schedule.val_interval, schedule.log_interval, schedule.snapshot_interval) == (1, 1, 1)
-    schedule = train_imagenet.schedule_from(train_imagenet.parse_args(["--synthetic"]))
-    assert (schedule.val_interval, schedule.log_interval, schedule.snapshot_interval) == (100_000, 1_000, 100_000)
+    triggers = train_imagenet.triggers_from(train_imagenet.parse_args(["--synthetic", "--test"]))
+    assert (triggers.val_interval, triggers.log_interval, triggers.snapshot_interval) == (1, 1, 1)
+    triggers = train_imagenet.triggers_from(train_imagenet.parse_args(["--synthetic"]))
+    assert (triggers.val_interval, triggers.log_interval, triggers.snapshot_interval) == (100_000, 1_000, 100_000)
 
 
 def test_tfds_unknown_dataset_fails_fast(tmp_path):

@@ -14,6 +14,8 @@ from jaxdl.optim.regularizers import (
     chainer_weight_decay,
     coupled_l2,
     course_l1,
+    course_l1_term,
+    course_l2_term,
     weights_only_mask,
 )
 
@@ -23,6 +25,8 @@ __all__ = [
     "chainer_weight_decay",
     "coupled_l2",
     "course_l1",
+    "course_l1_term",
+    "course_l2_term",
     "create",
     "describe",
     "weights_only_mask",

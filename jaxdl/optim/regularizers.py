@@ -1,8 +1,16 @@
-"""Gradient penalties as optax transforms; chain them before the optimizer.
+"""Weight penalties, the one home of regularization: as loss terms and as gradient transforms.
+
+Loss terms (what `jaxdl.train.Task(weight_decay=, l1=)` adds to the loss, so the logged loss
+carries them as the course's network.loss does; autodiff gives their gradients):
+
+    course_l2_term(params) = 0.5 * sum W^2,   course_l1_term(params) = sum |W|
+
+Gradient transforms (chain them before the optimizer; the loss is unchanged, as Chainer's
+optimizer hooks):
 
     tx = optax.chain(coupled_l2(0.1), jaxdl.optim.create("course:sgd"))
 
-Each adds rate * term(w) to the gradient of the leaves its mask selects and passes the other
+Each transform adds rate * term(w) to the gradient of the leaves its mask selects and passes the other
 leaves through unchanged (the mask is a pytree of bools, or a callable from the tree to one,
 as in optax.masked). The course's penalties default to the weights only
 (`weights_only_mask`), Chainer's hooks to every parameter (mask None).
@@ -32,6 +40,28 @@ def weights_only_mask(params: optax.Params) -> Any:
         return name == WEIGHT_LEAF_NAME
 
     return jax.tree_util.tree_map_with_path(is_weight, params)
+
+
+def masked_leaves(params: optax.Params, mask: Mask = weights_only_mask) -> list[jax.Array]:
+    """The leaves of `params` that `mask` selects (every leaf when mask is None), in tree order."""
+    if mask is None:
+        return jax.tree.leaves(params)
+    selected = mask(params) if callable(mask) else mask
+    return [leaf for leaf, keep in zip(jax.tree.leaves(params), jax.tree.leaves(selected), strict=True) if keep]
+
+
+def course_l2_term(params: optax.Params, mask: Mask = weights_only_mask) -> jax.Array:
+    """The course's weight-decay term 0.5 * sum(W^2) over every affine/conv kernel (MultiLayerNet.loss)."""
+    return 0.5 * sum(jnp.sum(jnp.square(w)) for w in masked_leaves(params, mask))
+
+
+def course_l1_term(params: optax.Params, mask: Mask = weights_only_mask) -> jax.Array:
+    """The course's L1 term sum|W| over every kernel, with gradient exactly sign(W) (0 at W = 0).
+
+    Course 2_5: grad['W'] = dW + lambda * np.sign(W); loss += lambda * np.sum(np.abs(W)).
+    (jnp.abs would give gradient +1 at 0; W * stop_gradient(sign(W)) has the value |W| and np.sign's gradient.)
+    """
+    return sum(jnp.sum(w * jax.lax.stop_gradient(jnp.sign(w))) for w in masked_leaves(params, mask))
 
 
 def _penalty(rate: Scalar, term: Callable[[jax.Array], jax.Array], mask: Mask) -> optax.GradientTransformation:

@@ -1,6 +1,7 @@
-"""Experiment outputs: results.json, markdown tables and figures, all written atomically."""
+"""Experiment outputs: results.json, markdown tables and figures (all written atomically), progress lines."""
 
+from jaxdl.report.progress import Progress
 from jaxdl.report.results import environment, write_json, write_results
 from jaxdl.report.tables import markdown_table, mean_std
 
-__all__ = ["environment", "markdown_table", "mean_std", "write_json", "write_results"]
+__all__ = ["Progress", "environment", "markdown_table", "mean_std", "write_json", "write_results"]

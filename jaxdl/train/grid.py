@@ -18,11 +18,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.data.sampling import course_indices
-from jaxdl.train.run import Data, EvalFn, History, Schedule, make_loop
+from jaxdl.train.compile import compile_and_run
+from jaxdl.train.run import Data, History, Schedule, check_finite, make_loop
 from jaxdl.train.state import Batch, Task, TrainState
-from jaxdl.train.step import make_eval_step, make_train_step
+from jaxdl.train.step import EvalStepFn, make_eval_step, make_train_step
 
-InitFn = Callable[[np.random.RandomState], Any]  # the configs' variables stacked on axis 0
+# Initial variables drawn from a seed's np.random.RandomState stream: one config's variables, or
+# (for a program with a config axis) the configs' variables stacked on axis 0.
+InitFn = Callable[[np.random.RandomState], Any]
+SEED_AXES = ("vmap", "map")
 
 
 class SeedInputs(NamedTuple):
@@ -46,9 +50,11 @@ def seed_inputs(init_configs: InitFn, seeds: Sequence[int], schedule: Schedule, 
 
 
 def make_grid_program(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None] | None = None,
-                      eval_train: bool = False):
+                      eval_train: bool = False, config_axis: bool = True):
     """A jitted (SeedInputs, data) -> (final states [S, C], histories [S, C, ...]).
 
+    With `config_axis=False` the program trains one config: its inputs' variables are [S, ...]
+    and its outputs [S, ...] (the config axis is added and removed inside the program).
     Every config trains with `task`'s step on its seed's batches; `on_eval` and
     `eval_train` as in `make_run`. One loop (`make_loop`) steps all S x C states at once: the
     step is vmapped over configs (shared batch) inside a vmap over seeds (own batches), and
@@ -61,6 +67,12 @@ def make_grid_program(task: Task, schedule: Schedule, on_eval: Callable[[jax.Arr
     eval_shared = jax.vmap(jax.vmap(eval_step, in_axes=(0, None)), in_axes=(0, None))
 
     def program(inputs: SeedInputs, data: Data) -> tuple[TrainState, History]:
+        if not config_axis:
+            one_config = inputs._replace(variables=jax.tree.map(lambda leaf: leaf[:, None], inputs.variables))
+            return jax.tree.map(lambda a: a[:, 0], program_with_configs(one_config, data))
+        return program_with_configs(inputs, data)
+
+    def program_with_configs(inputs: SeedInputs, data: Data) -> tuple[TrainState, History]:
         if inputs.indices.shape[1:] != (schedule.steps, schedule.batch_size):
             raise ValueError(f"indices have shape {inputs.indices.shape}; the schedule needs "
                              f"(seeds, steps, batch_size) = (S, {schedule.steps}, {schedule.batch_size})")
@@ -107,23 +119,54 @@ class KernelMajor:
 EVAL_ROWS = 120_000  # networks x examples per piece of a whole-set evaluation (120 networks: 1000 examples)
 
 
-def in_chunks(eval_fn: EvalFn, max_size: int = 1000) -> EvalFn:
-    """`eval_fn` (mean loss, accuracy) over a large batch as the mean over equal pieces of it.
+def in_chunks(eval_fn: EvalStepFn, max_size: int = 1000) -> EvalStepFn:
+    """`eval_fn` (mean metrics) over a large batch as the mean over equal pieces of it.
 
     The pieces (the largest divisor of the batch size up to `max_size`) run one after another,
     so the S x C networks' activations of one piece stay in cache (a 10,000-image test set for
     120 networks of width 40 is 192 MB per layer at once); with equal pieces the mean of the
     pieces' means is the batch mean. A batch with no divisor near `max_size` runs whole. The
-    grid sizes pieces to EVAL_ROWS network-examples: fewer networks evaluate whole sets whole,
-    which measured faster (5 networks: 27-29 s against 32 s for the batch_norm experiment).
+    grid sizes pieces to EVAL_ROWS network-examples, so a few networks evaluate whole sets whole
+    (see experiments/bench_grid.py and bench_course.py for the timings behind the choice).
     """
-    def chunked(state: TrainState, batch: Batch) -> tuple[jax.Array, jax.Array]:
+    def chunked(state: TrainState, batch: Batch) -> dict[str, jax.Array]:
         n = batch.labels.shape[0]
         size = max(d for d in range(1, min(n, max_size) + 1) if n % d == 0)
         if size == n or 8 * size < min(n, max_size):  # small enough already, or only tiny pieces divide it
             return eval_fn(state, batch)
         pieces = jax.tree.map(lambda a: a.reshape(n // size, size, *a.shape[1:]), batch)
-        loss, accuracy = jax.lax.map(lambda piece: eval_fn(state, piece), pieces)
-        return loss.mean(axis=0), accuracy.mean(axis=0)
+        per_piece = jax.lax.map(lambda piece: eval_fn(state, piece), pieces)
+        return jax.tree.map(lambda metric: metric.mean(axis=0), per_piece)
 
     return chunked
+
+
+class SeededRuns(NamedTuple):
+    history: History  # NumPy arrays with a leading seed axis
+    compile_s: float  # tracing, lowering and compiling the program
+    run_s: float
+
+
+def train_seeds(task: Task, schedule: Schedule, data: Data, init: InitFn, seeds: Sequence[int], label: str,
+                on_eval: Callable[[jax.Array], None] | None = None, eval_train: bool = False,
+                seed_axis: str = "vmap") -> SeededRuns:
+    """`task` trained from each seed s as the course does after np.random.seed(s): `init` draws one
+    config's variables from RandomState(s), then the batches are drawn from it (`seed_inputs`).
+
+    seed_axis "vmap" batches the seeds (wider matmuls; faster for the MLPs); "map" runs them one
+    after another (lax.map) inside the same program (for convolutions on CPU, where vmap turns
+    them into grouped ones). Both give the same runs up to float rounding.
+    Raises FloatingPointError (naming `label`) if any seed's loss is not finite.
+    """
+    if seed_axis not in SEED_AXES:
+        raise ValueError(f"unknown seed_axis {seed_axis!r}; choose one of {SEED_AXES}")
+    inputs = seed_inputs(init, seeds, schedule, data.train_images.shape[0])
+    program = make_grid_program(task, schedule, on_eval, eval_train, config_axis=False)
+    if seed_axis == "map":
+        one_seed = program
+        program = jax.jit(lambda inputs, data: jax.lax.map(
+            lambda one: jax.tree.map(lambda a: a[0], one_seed(jax.tree.map(lambda a: a[None], one), data)), inputs))
+    (_, history), compile_s, run_s = compile_and_run(program, inputs, data)
+    history = jax.tree.map(np.asarray, history)
+    check_finite(jax.tree.map(lambda a: a[:, None], history), [label])
+    return SeededRuns(history, compile_s, run_s)

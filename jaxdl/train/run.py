@@ -16,10 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.train.state import Batch, Task, TrainState
-from jaxdl.train.step import StepFn, make_eval_step, make_train_step
+from jaxdl.train.step import EvalStepFn, TrainStepFn, make_eval_step, make_train_step
 
 
 class Schedule(NamedTuple):
+    """A course run's loop: `steps` train steps on batches of `batch_size`, an evaluation every `eval_every`."""
+
     steps: int
     batch_size: int
     eval_every: int
@@ -45,7 +47,7 @@ class Data(NamedTuple):
 
 
 class History(NamedTuple):
-    loss: jax.Array  # (steps,) train-mode loss of each step, before its update
+    step_loss: jax.Array  # (steps,) train-mode loss of each step, before its update
     batch_loss: jax.Array  # (evals,) test-mode loss on the step's batch, after the update
     batch_accuracy: jax.Array  # (evals,)
     test_loss: jax.Array  # (evals,) on the whole test set
@@ -55,7 +57,6 @@ class History(NamedTuple):
 
 
 RunFn = Callable[[TrainState, jax.Array, Data], tuple[TrainState, History]]
-EvalFn = Callable[[TrainState, Batch], tuple[jax.Array, jax.Array]]
 
 
 def make_run(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None] | None = None,
@@ -82,7 +83,7 @@ def make_run(task: Task, schedule: Schedule, on_eval: Callable[[jax.Array], None
     return run
 
 
-def make_loop(train_step: StepFn, eval_batch: EvalFn, eval_set: EvalFn, schedule: Schedule,
+def make_loop(train_step: TrainStepFn, eval_batch: EvalStepFn, eval_set: EvalStepFn, schedule: Schedule,
               on_eval: Callable[[jax.Array], None] | None = None, eval_train: bool = False,
               to_carry: Callable[[TrainState], Any] = lambda state: state,
               from_carry: Callable[[Any], TrainState] = lambda carry: carry) -> RunFn:
@@ -102,19 +103,20 @@ def make_loop(train_step: StepFn, eval_batch: EvalFn, eval_set: EvalFn, schedule
             return Batch(data.train_images[idx], data.train_labels[idx])
 
         def one_step(carry, idx):
-            state, loss = train_step(from_carry(carry), batch_at(idx))
-            return to_carry(state), loss
+            state, metrics = train_step(from_carry(carry), batch_at(idx))
+            return to_carry(state), metrics["loss"]
 
         def one_interval(carry, interval):
             interval_indices, number = interval
             carry, step_losses = jax.lax.scan(one_step, carry, interval_indices)
             state = from_carry(carry)
-            batch_metrics = eval_batch(state, batch_at(interval_indices[-1]))
-            test_metrics = eval_set(state, Batch(data.test_images, data.test_labels))
-            train_metrics = eval_set(state, Batch(data.train_images, data.train_labels)) if eval_train else ()
+            evaluations = [eval_batch(state, batch_at(interval_indices[-1])),
+                           eval_set(state, Batch(data.test_images, data.test_labels))]
+            if eval_train:
+                evaluations.append(eval_set(state, Batch(data.train_images, data.train_labels)))
             if on_eval is not None:
                 jax.debug.callback(on_eval, (number + 1) * schedule.eval_every)
-            return carry, (step_losses, *batch_metrics, *test_metrics, *train_metrics)
+            return carry, (step_losses, *(m[key] for m in evaluations for key in ("loss", "accuracy")))
 
         per_interval = indices.reshape(intervals, schedule.eval_every, *indices.shape[1:])
         carry, (step_losses, *evals) = jax.lax.scan(one_interval, to_carry(state),
@@ -127,9 +129,9 @@ def make_loop(train_step: StepFn, eval_batch: EvalFn, eval_set: EvalFn, schedule
 def check_finite(history: History, labels: list[str]) -> None:
     """Raise if any run's loss went NaN or infinite, naming the run and the first bad step.
 
-    `history.loss` is stacked [..., config, step] with one config per entry of `labels`.
+    `history.step_loss` is stacked [..., config, step] with one config per entry of `labels`.
     """
-    loss = np.asarray(history.loss).reshape(-1, len(labels), history.loss.shape[-1])
+    loss = np.asarray(history.step_loss).reshape(-1, len(labels), history.step_loss.shape[-1])
     bad = ~np.isfinite(loss)
     if bad.any():
         seed, config, step = np.argwhere(bad)[0]

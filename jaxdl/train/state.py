@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdl.optim.regularizers import course_l1_term, course_l2_term
 from jaxdl.train import losses
 
 LOSSES = {"course": losses.course_softmax_cross_entropy, "chainer": losses.softmax_cross_entropy}
@@ -78,16 +79,18 @@ class Task:
             raise ValueError(f"weight_decay and l1 must be >= 0, got {self.weight_decay} and {self.l1}")
 
     @property
-    def tx(self) -> optax.GradientTransformation:
+    def masked_optimizer(self) -> optax.GradientTransformation:
+        """`optimizer` on the layers `trainable` names, zero updates elsewhere (the one the steps apply)."""
         return self.optimizer if self.trainable == "all" else freeze_untrained(self.optimizer, self.trainable)
 
     def penalty(self, params) -> jax.Array | float:
-        """The regularisation term of the loss: weight_decay * l2_penalty + l1 * l1_penalty."""
+        """The regularisation term of the loss: weight_decay * course_l2_term + l1 * course_l1_term
+        (jaxdl.optim.regularizers; weights only, the leaves `weights_only_mask` selects)."""
         total = 0.0
         if self.weight_decay:
-            total = total + self.weight_decay * l2_penalty(params)
+            total = total + self.weight_decay * course_l2_term(params)
         if self.l1:
-            total = total + self.l1 * l1_penalty(params)
+            total = total + self.l1 * course_l1_term(params)
         return total
 
     def init(self, key: jax.Array, sample_images: jax.Array) -> TrainState:
@@ -100,23 +103,4 @@ class Task:
         """A step-0 state around given variables ({'params': ..., 'batch_stats': ..., ...})."""
         params = variables["params"]
         model_state = {name: tree for name, tree in variables.items() if name != "params"}
-        return TrainState(params, model_state, self.tx.init(params), rng, jnp.zeros((), jnp.int32))
-
-
-def _kernels(params) -> list[jax.Array]:
-    return [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params)
-            if getattr(path[-1], "key", None) == "kernel"]
-
-
-def l2_penalty(params) -> jax.Array:
-    """The course's weight-decay term 0.5 * sum(W^2) over every affine/conv kernel."""
-    return 0.5 * sum(jnp.sum(jnp.square(w)) for w in _kernels(params))
-
-
-def l1_penalty(params) -> jax.Array:
-    """The course's L1 term sum|W| over every kernel, with gradient exactly sign(W) (0 at W = 0).
-
-    Course 2_5: grad['W'] = dW + lambda * np.sign(W); loss += lambda * np.sum(np.abs(W)).
-    (jnp.abs would give gradient +1 at 0; W * stop_gradient(sign(W)) has the value |W| and np.sign's gradient.)
-    """
-    return sum(jnp.sum(w * jax.lax.stop_gradient(jnp.sign(w))) for w in _kernels(params))
+        return TrainState(params, model_state, self.masked_optimizer.init(params), rng, jnp.zeros((), jnp.int32))

@@ -1,6 +1,17 @@
-"""The pure train and evaluation steps: functions of (state, batch) that jit and vmap take as they are."""
+"""The pure train and evaluation steps: functions of (state, batch) that jit and vmap take as they are.
+
+    train_step(state, batch) -> (next state, {"loss", "accuracy"})
+    eval_step(state, batch)  -> {"loss", "accuracy"}
+
+The training loss and accuracy come from the forward pass that produced the gradients (train
+mode, dropout key fold_in(state.rng, state.step)), as Chainer's main/loss and main/accuracy;
+the evaluation runs in test mode (running statistics, no dropout). Both losses include the
+task's penalty (the course's L1/L2 terms), as the course's network.loss does.
+`jit_train_step` and `jit_eval_step` are the same functions compiled for the epoch trainer.
+"""
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import optax
@@ -8,11 +19,14 @@ import optax
 from jaxdl.train import losses
 from jaxdl.train.state import LOSSES, Batch, Task, TrainState
 
-StepFn = Callable[[TrainState, Batch], tuple[TrainState, jax.Array]]
+Metrics = dict[str, jax.Array]  # {"loss": scalar, "accuracy": scalar}
+TrainStepFn = Callable[[TrainState, Batch], tuple[TrainState, Metrics]]
+EvalStepFn = Callable[[TrainState, Batch], Metrics]
+LossFn = Callable[[Any, TrainState, Batch], tuple[jax.Array, tuple[jax.Array, Any]]]
 
 
-def make_loss_fn(task: Task):
-    """(params, state, batch) -> (training loss, updated model_state), in train mode.
+def make_loss_fn(task: Task) -> LossFn:
+    """(params, state, batch) -> (training loss, (logits, updated model_state)), in train mode.
 
     loss = data loss (dropout key fold_in(state.rng, state.step)) + task.penalty(params).
     """
@@ -23,35 +37,44 @@ def make_loss_fn(task: Task):
             {"params": params, **state.model_state}, batch.images, train=True,
             rngs={"dropout": jax.random.fold_in(state.rng, state.step)}, mutable=["batch_stats"],
         )
-        return data_loss(logits, batch.labels) + task.penalty(params), {**state.model_state, **updates}
+        return data_loss(logits, batch.labels) + task.penalty(params), (logits, {**state.model_state, **updates})
 
     return loss_fn
 
 
-def make_train_step(task: Task) -> StepFn:
-    """(state, batch) -> (next state, training loss before the update): grads by autodiff of
-    `make_loss_fn(task)`, params <- optax update."""
+def make_train_step(task: Task) -> TrainStepFn:
+    """(state, batch) -> (next state, {"loss", "accuracy"} of the batch before the update):
+    gradients by autodiff of `make_loss_fn(task)`, params <- the task's optax update."""
     loss_fn = make_loss_fn(task)
-    tx = task.tx
+    optimizer = task.masked_optimizer
 
-    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, jax.Array]:
-        (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, state, batch)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, state, batch)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return TrainState(params, model_state, opt_state, state.rng, state.step + 1), loss
+        next_state = TrainState(params, model_state, opt_state, state.rng, state.step + 1)
+        return next_state, {"loss": loss, "accuracy": losses.accuracy(logits, batch.labels)}
 
     return train_step
 
 
-def make_eval_step(task: Task) -> Callable[[TrainState, Batch], tuple[jax.Array, jax.Array]]:
-    """(state, batch) -> (loss, accuracy) in test mode (running statistics, no dropout).
-
-    The loss includes the penalty term (`task.penalty`), as the course's network.loss does.
-    """
+def make_eval_step(task: Task) -> EvalStepFn:
+    """(state, batch) -> {"loss", "accuracy"} in test mode (running statistics, no dropout)."""
     data_loss = LOSSES[task.loss]
 
-    def eval_step(state: TrainState, batch: Batch) -> tuple[jax.Array, jax.Array]:
+    def eval_step(state: TrainState, batch: Batch) -> Metrics:
         logits = task.model.apply({"params": state.params, **state.model_state}, batch.images, train=False)
-        return data_loss(logits, batch.labels) + task.penalty(state.params), losses.accuracy(logits, batch.labels)
+        return {"loss": data_loss(logits, batch.labels) + task.penalty(state.params),
+                "accuracy": losses.accuracy(logits, batch.labels)}
 
     return eval_step
+
+
+def jit_train_step(task: Task) -> TrainStepFn:
+    """`make_train_step(task)` jitted, with the incoming state donated (its buffers are reused)."""
+    return jax.jit(make_train_step(task), donate_argnums=0)
+
+
+def jit_eval_step(task: Task) -> EvalStepFn:
+    """`make_eval_step(task)` jitted."""
+    return jax.jit(make_eval_step(task))

@@ -26,7 +26,7 @@ from jaxdl.train.checkpoint import restore_checkpoint, save_checkpoint
 from jaxdl.train.log_report import LogReport, PrintReport, ProgressBar
 from jaxdl.train.plot_report import plot_log
 from jaxdl.train.state import Batch, TrainState
-from jaxdl.train.supervised import Metrics
+from jaxdl.train.step import EvalStepFn, Metrics, TrainStepFn
 
 PRINT_KEYS = ("epoch", "iteration", "main/loss", "validation/main/loss",
               "main/accuracy", "validation/main/accuracy", "lr")  # train_imagenet.py's PrintReport
@@ -34,8 +34,9 @@ PLOT_KEYS = ("main/loss", "validation/main/loss")
 
 
 @dataclasses.dataclass(frozen=True)
-class Schedule:
-    """When things happen, in iterations (stop_iteration, if set, overrides stop_epoch)."""
+class Triggers:
+    """When Chainer's trainer extensions fire, in iterations; training stops after stop_iteration
+    iterations if set, else after stop_epoch epochs."""
 
     stop_epoch: int = 10
     stop_iteration: int | None = None
@@ -62,14 +63,14 @@ class Trainer:
     snapshot (e.g. a Chainer npz) next to each trainer snapshot.
     """
 
-    train_step: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]
-    eval_fn: Callable[[TrainState, Batch], Metrics]
+    train_step: TrainStepFn
+    eval_step: EvalStepFn
     state: TrainState
     train_iter: EpochIterator
     load_batch: Callable[[np.ndarray, int], Batch]
     val_batches: Callable[[], Iterable[Batch]]
     out_dir: str
-    schedule: Schedule
+    triggers: Triggers
     learning_rate: float
     save_model: Callable[[Any, str], None] | None = None
     print_report: Callable[[dict], None] = dataclasses.field(default_factory=lambda: PrintReport(PRINT_KEYS))
@@ -86,21 +87,21 @@ class Trainer:
     @property
     def total_iterations(self) -> int:
         """Iterations of the whole run: stop_iteration, or ceil(stop_epoch * N / batch size)."""
-        if self.schedule.stop_iteration is not None:
-            return self.schedule.stop_iteration
-        return -(-self.schedule.stop_epoch * self.train_iter.size // self.train_iter.batch_size)
+        if self.triggers.stop_iteration is not None:
+            return self.triggers.stop_iteration
+        return -(-self.triggers.stop_epoch * self.train_iter.size // self.train_iter.batch_size)
 
     def done(self) -> bool:
-        if self.schedule.stop_iteration is not None:
-            return self.iteration >= self.schedule.stop_iteration
-        return self.train_iter.epoch >= self.schedule.stop_epoch
+        if self.triggers.stop_iteration is not None:
+            return self.iteration >= self.triggers.stop_iteration
+        return self.train_iter.epoch >= self.triggers.stop_epoch
 
     def run(self) -> TrainState:
         """Train until the stop condition; returns the final state (also in self.state)."""
-        stop_label = (f"{self.schedule.stop_iteration} iterations" if self.schedule.stop_iteration is not None
-                      else f"{self.schedule.stop_epoch} epochs")
+        stop_label = (f"{self.triggers.stop_iteration} iterations" if self.triggers.stop_iteration is not None
+                      else f"{self.triggers.stop_epoch} epochs")
         progress = ProgressBar(self.total_iterations, stop_label,
-                               self.schedule.progress_interval)
+                               self.triggers.progress_interval)
         start = time.perf_counter()
         previous_metrics = None
         while not self.done():
@@ -115,24 +116,24 @@ class Trainer:
         return self.state
 
     def _extensions(self, metrics: Metrics, elapsed: float, progress: ProgressBar) -> None:
-        iteration, schedule = self.iteration, self.schedule
+        iteration, triggers = self.iteration, self.triggers
         observation = {"main/loss": metrics["loss"], "main/accuracy": metrics["accuracy"]}
-        if iteration % schedule.val_interval == 0:
+        if iteration % triggers.val_interval == 0:
             observation.update(self.evaluate())
-        if iteration % schedule.log_interval == 0:
+        if iteration % triggers.log_interval == 0:
             observation["lr"] = self.learning_rate  # extensions.observe_lr()
         self.log_report.observe(observation)
-        if iteration % schedule.log_interval == 0:
+        if iteration % triggers.log_interval == 0:
             entry = self.log_report.emit(self.train_iter.epoch, iteration, elapsed)
             self.print_report(entry)
             plot_log(self.log_report.log, PLOT_KEYS, os.path.join(self.out_dir, "loss.png"))
         progress(iteration, self.train_iter.epoch, self.train_iter.epoch_detail)
-        if iteration % schedule.snapshot_interval == 0:
+        if iteration % triggers.snapshot_interval == 0:
             self.snapshot(elapsed)
 
     def evaluate(self) -> dict[str, float]:
         """validation/main/{loss,accuracy}: the unweighted mean of the per-batch means."""
-        per_batch = [self.eval_fn(self.state, batch) for batch in self.val_batches()]
+        per_batch = [self.eval_step(self.state, batch) for batch in self.val_batches()]
         if not per_batch:
             raise ValueError("the validation set is empty")
         fetched = jax.device_get(per_batch)

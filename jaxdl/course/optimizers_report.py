@@ -1,4 +1,4 @@
-"""Outputs of experiments.optimizers: table.md, accuracy.png, loss.png, lr_sweep.png, results.json."""
+"""Outputs of jaxdl.course.optimizers: table.md, accuracy.png, loss.png, lr_sweep.png, results.json."""
 
 import pathlib
 
@@ -11,7 +11,8 @@ from jaxdl.report import figures
 
 
 def write_outputs(out: pathlib.Path, result: dict) -> None:
-    """Write every output of `result` (as experiments.optimizers.main builds it) into `out` and print the table."""
+    """Write every output of `result` (as jaxdl.course.optimizers.train_and_evaluate builds it) into `out`
+    and print the table."""
     out.mkdir(parents=True, exist_ok=True)
     runs, steps = result["runs"], result["eval_steps"]
     accuracy = [(f"{r['optimizer']} ({r['final_test_accuracy_median']:.3f})",
@@ -29,7 +30,7 @@ def write_outputs(out: pathlib.Path, result: dict) -> None:
         f.write(text)
     report.write_json(out / "results.json", json_ready(result))
     print(text)
-    print(f"data {result['load_s']:.2f} s, compile and run {result['wall_s']:.2f} s")
+    print(f"data {result['load_s']:.2f} s, total {result['wall_s']:.2f} s")
 
 
 def comparison_table(result: dict) -> str:
@@ -52,7 +53,7 @@ def comparison_table(result: dict) -> str:
     return f"{table}\n{timing}\nUpdate rules:\n{formulas}"
 
 
-def seed_stats(final: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def median_range(final: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median, min and max over seeds (axis 0) of the finite entries; NaN where every seed diverged."""
     columns = [column[np.isfinite(column)] for column in np.asarray(final, np.float64).T]
     stats = [(np.median(c), c.min(), c.max()) if c.size else (np.nan,) * 3 for c in columns]
@@ -63,7 +64,7 @@ def sweep_table(sweep: dict) -> str:
     """One row per optimizer: median final test accuracy per learning rate, with diverged seeds counted."""
     rows = []
     for r in sweep["runs"]:
-        median, _, _ = seed_stats(r["final_test_accuracy"])
+        median, _, _ = median_range(r["final_test_accuracy"])
         diverged = np.asarray(r["diverged"]).sum(axis=0)
         seeds = len(r["diverged"])
         cells = ["diverged" if d == seeds else f"{m:.3f}" + (f" ({d}/{seeds} diverged)" if d else "")
@@ -81,7 +82,7 @@ def sweep_figure(sweep: dict, path: pathlib.Path) -> None:
     figure = Figure(figsize=(8.5, 4.5))
     axes = figure.add_subplot(1, 1, 1)
     for r in sweep["runs"]:
-        median, low, high = seed_stats(r["final_test_accuracy"])
+        median, low, high = median_range(r["final_test_accuracy"])
         line, = axes.plot(rates, median, marker="o", markersize=3, label=r["optimizer"])
         axes.fill_between(rates, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
         diverged = np.asarray(r["diverged"]).any(axis=0)

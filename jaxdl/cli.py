@@ -1,0 +1,74 @@
+"""Command-line plumbing of the experiments in experiments/: parsers, shared flags, errors, progress.
+
+Importing this module does not import JAX, so a CLI parses its flags and prints its first
+line at once; the experiment itself (and JAX) is imported after that.
+
+    parser = cli.parser(__doc__, "vanishing_gradient")   # prog "python -m experiments.vanishing_gradient"
+    cli.add_run_flags(parser, steps=2000, eval_every=100)
+    cli.run(main)                                        # errors: one 'error:' line, exit status 2
+"""
+
+import argparse
+import dataclasses
+import pathlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from jaxdl.data import DATA_DIR_ENV  # NumPy only
+
+DATASETS = ("mnist", "fashion_mnist")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each flag's default and keeps the description's line breaks (the docstring's command)."""
+
+
+def parser(doc: str, name: str) -> argparse.ArgumentParser:
+    """An ArgumentParser for `python -m experiments.<name>` whose description is the module docstring."""
+    return argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=doc,
+                                   formatter_class=HelpFormatter)
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", default="mnist", choices=DATASETS, help="dataset to train and test on")
+    parser.add_argument("--data-dir", default=None,
+                        help=f"folder with the four IDX files (default: ${DATA_DIR_ENV}, else TFDS)")
+
+
+def add_run_flags(parser: argparse.ArgumentParser, steps: int | None, eval_every: int, seeds: int = 1) -> None:
+    parser.add_argument("--steps", type=int, default=steps, help="training steps per run")
+    parser.add_argument("--batch-size", type=int, default=100, help="examples per training batch")
+    parser.add_argument("--eval-every", type=int, default=eval_every, help="steps between evaluations")
+    parser.add_argument("--seeds", type=int, default=seeds, help="seeds per config, run in one program")
+    parser.add_argument("--seed", type=int, default=0, help="first seed; the seeds are seed, seed+1, ...")
+    parser.add_argument("--out", type=pathlib.Path, required=True, default=argparse.SUPPRESS, help="output folder")
+
+
+def config_from(args: argparse.Namespace, config_class: type) -> Any:
+    """`config_class` (a dataclass) from the parsed flags of the same names; lists become tuples, and
+    flags left at None keep the config's default."""
+    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(config_class)
+              if getattr(args, field.name, None) is not None}
+    return config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def announce(name: str, args: argparse.Namespace, what: str) -> None:
+    """The first line of a run, printed before JAX starts: what runs and where its outputs go."""
+    print(f"{name}: {what}; outputs in {args.out}", flush=True)
+
+
+def report_outputs(out: pathlib.Path) -> None:
+    """The last line of a run: the folder and the files in it."""
+    files = sorted(path.name for path in pathlib.Path(out).iterdir() if path.is_file())
+    print(f"outputs in {out}/: {', '.join(files)}", flush=True)
+
+
+def run(main: Callable[[], Any]) -> None:
+    """Run a CLI's main; expected failures (bad flags or settings, missing or corrupt data, NaN
+    losses) end the process with one 'error: <message>' line and status 2 instead of a traceback."""
+    try:
+        main()
+    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

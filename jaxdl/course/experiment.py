@@ -1,0 +1,117 @@
+"""What the course experiments share: their common settings, data, seeds, summaries and outputs.
+
+Each experiment module of jaxdl.course has a frozen `Config` (a subclass of `CourseConfig`
+whose field names are its CLI's flags) and `train_and_evaluate(config, workdir) -> result`,
+which checks the config, loads the data, trains every run of the experiment in compiled
+programs (seeds vmapped or mapped), summarizes the curves and writes the outputs into
+`workdir`. The CLIs in experiments/ only parse flags into a Config and call it.
+"""
+
+import dataclasses
+import os
+import pathlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl import data, report
+from jaxdl.train.run import Data, Schedule
+
+DATASETS = ("mnist", "fashion_mnist")
+
+
+@dataclasses.dataclass(frozen=True)
+class CourseConfig:
+    """Settings every course experiment takes; a field `x_y` is the CLI flag `--x-y`.
+
+    Seed s is np.random.RandomState(s): it draws the initial weights and then the batches
+    exactly as the course's NumPy code does after np.random.seed(s); the runs use the seeds
+    `seed, seed + 1, ..., seed + seeds - 1`.
+    """
+
+    dataset: str = "mnist"
+    data_dir: str | None = None  # folder with the four IDX files; None: $JAXDL_DATA_DIR, else TFDS
+    steps: int = 1000
+    batch_size: int = 100
+    eval_every: int = 10
+    seeds: int = 1
+    seed: int = 0
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.seeds))
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.steps, self.batch_size, self.eval_every)
+
+    def check(self) -> None:
+        """Raise ValueError naming the field (and its flag) of the first invalid setting."""
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset (--dataset) must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        for name in ("steps", "batch_size", "eval_every", "seeds"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} (--{name.replace('_', '-')}) must be a positive integer, got {value!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed (--seed) must be a non-negative integer, got {self.seed!r}")
+        if self.steps is not None:
+            self.schedule.check()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as results.json records it: every field, and the seed list."""
+        return {**dataclasses.asdict(self), "seeds": self.seed_list}
+
+
+def load_data(config: CourseConfig, train_limit: int | None = None, test_limit: int | None = None) -> Data:
+    """`config.dataset` as device arrays; optionally only the first train/test examples (the course's slices)."""
+    train, test = data.load(config.dataset, config.data_dir)
+    return Data(jnp.asarray(train.images[:train_limit]), jnp.asarray(train.labels[:train_limit]),
+                jnp.asarray(test.images[:test_limit]), jnp.asarray(test.labels[:test_limit]))
+
+
+def seed_stats(per_seed: np.ndarray, name: str) -> dict[str, float]:
+    """{"<name>_mean", "<name>_std"}: mean and population std over seeds of one value per seed, in
+    float64 (the tables print these)."""
+    values = np.asarray(per_seed, np.float64)
+    return {f"{name}_mean": float(values.mean()), f"{name}_std": float(values.std())}
+
+
+def final_stats(curves: np.ndarray, name: str) -> dict[str, float]:
+    """`seed_stats` of the last point of each seed's curve ([seeds, points]) as "final_<name>_mean/std"."""
+    return seed_stats(np.asarray(curves)[:, -1], f"final_{name}")
+
+
+def stats_cell(run: dict[str, Any], name: str, seeds: int) -> str:
+    """The table cell of the `seed_stats` stored in `run` under `name`: 'mean ± std', or the value for one seed."""
+    mean, std = run[f"{name}_mean"], run[f"{name}_std"]
+    return f"{mean:.3f}" if seeds == 1 else f"{mean:.3f} ± {std:.3f}"
+
+
+def course_cell(published: float | Sequence[float] | None, digits: str = ".3f") -> str:
+    """The course's published single-run result as a table cell: '-' when it gives none, one number,
+    or 'low-high' (equal ends printed once)."""
+    if published is None:
+        return "-"
+    values = [published] if isinstance(published, (int, float)) else list(published)
+    return "-".join(dict.fromkeys(f"{v:{digits}}" for v in values))
+
+
+def run_experiment(config: CourseConfig, workdir: str | os.PathLike, load: Callable[[], Data],
+                   train: Callable[[Data], dict[str, Any]],
+                   write: Callable[[pathlib.Path, dict[str, Any]], None]) -> dict[str, Any]:
+    """The course experiments' skeleton: check `config`, `load()` the data, `train(data)` (a result
+    dict holding at least compile_s and run_s), add the timings and the environment, `write` the
+    outputs into `workdir`, and return the result."""
+    config.check()
+    started = time.perf_counter()
+    data = jax.block_until_ready(load())
+    load_s = time.perf_counter() - started
+    result = train(data)
+    result.update(load_s=load_s, wall_s=time.perf_counter() - started, environment=report.environment())
+    write(pathlib.Path(workdir), result)
+    return result
