@@ -171,7 +171,8 @@ def test_sweep_member_equals_numpy_loop_at_its_learning_rate():
     (["--hparam", "notebook:sgd:momentum=0.9"], "notebook:sgd has no hyperparameter momentum"),
     (["--lr-sweep", "--sweep-lrs", "0.1", "0"], "--sweep-lrs must be positive"),
     (["--optimizers", "notebook:sgd", "notebook:adam", "notebook:sgd"], "lists a spec twice"),
-    (["--lr-sweep", "--sweep-eval-every", "300"], r"--sweep-eval-every \(300\) must be positive and divide --steps \(1000\)"),
+    (["--lr-sweep", "--sweep-eval-every", "300"],
+     r"--sweep-eval-every \(300\) must be positive and divide --steps \(1000\)"),
 ])
 def test_bad_inputs_fail_before_any_work(tmp_path, flags, message):
     with pytest.raises(ValueError, match=message):
