@@ -105,3 +105,16 @@ def test_optax_family_needs_what_optax_has_no_default_for():
         jaxdl.optim.create("optax:momentum")
     with pytest.raises(ValueError, match=r"optax:adam needs learning_rate"):
         jaxdl.optim.create("optax:adam", inject=True)
+
+
+def test_every_optimizer_states_its_reference_and_formula_as_data():
+    """describe() reads `summary` and `formula` attributes, never the docstring; the docstring starts with them."""
+    from jaxdl.optim.registry import FAMILIES
+
+    for family, module in FAMILIES.items():
+        for name, factory in module.OPTIMIZERS.items():
+            assert factory.summary and factory.formula, f"{family}:{name}"
+            assert factory.__doc__.startswith(f"{factory.summary}\n\n{factory.formula}"), f"{family}:{name}"
+            required = {"learning_rate": 0.1, **({"momentum": 0.9} if name in ("momentum", "nesterov") else {})}
+            described = jaxdl.optim.describe(f"{family}:{name}", **(required if family == "optax" else {}))
+            assert f"— {factory.summary} | {' '.join(factory.formula.split())} |" in described

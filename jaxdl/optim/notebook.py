@@ -13,7 +13,7 @@ import optax
 
 from jaxdl.optim import rules
 from jaxdl.optim._dtypes import map_leaves
-from jaxdl.optim.rules import Scalar
+from jaxdl.optim.rules import Scalar, reference
 
 NOTEBOOK_EPS = 1e-7  # notebook RMSprop/Adam loops: w -= lr * g / (np.sqrt(h) + 1e-7)
 NOTEBOOK_ADAGRAD_H0 = 1e-4  # notebook AdaGrad loop, i == 0: h = np.full_like(W, 1e-4), no g^2 added on that step
@@ -26,28 +26,22 @@ class NotebookAdaGradState(NamedTuple):
     h: optax.Updates
 
 
+@reference("Notebook SGD loop (network.params[key] -= learning_rate * grad[key]).",
+           "w -= learning_rate * g")
 def sgd(learning_rate: Scalar = 0.01) -> optax.GradientTransformation:
-    """Seed SGD loop (network.params[key] -= learning_rate * grad[key]).
-
-    w -= learning_rate * g
-    """
     return rules.sgd(learning_rate)
 
 
+@reference("Notebook Momentum loop.",
+           "v = momentum * v - learning_rate * g;  w += v")
 def momentum(learning_rate: Scalar = 0.3, momentum: Scalar = 0.9) -> optax.GradientTransformation:
-    """Seed Momentum loop.
-
-    v = momentum * v - learning_rate * g;  w += v
-    """
     return rules.momentum(learning_rate, momentum)
 
 
+@reference("Notebook AdaGrad loop: h = 1e-4 on step 1 (no g^2 added), h += g^2 after; no eps.",
+           "t = 1: h = 1e-4;  t > 1: h += g^2;  w -= learning_rate * g / sqrt(h)")
 def adagrad(learning_rate: Scalar = 0.1) -> optax.GradientTransformation:
-    """Seed AdaGrad loop: h = 1e-4 on step 1 (no g^2 added), h += g^2 after; no eps.
-
-    t = 1: h = 1e-4;  t > 1: h += g^2;  w -= learning_rate * g / sqrt(h)
-
-    So the first update is exactly 100 * learning_rate * g, and the second divides by
+    """So the first update is exactly 100 * learning_rate * g, and the second divides by
     sqrt(1e-4 + g_2^2) (g_1 never enters h).
     """
 
@@ -72,24 +66,20 @@ def adagrad(learning_rate: Scalar = 0.1) -> optax.GradientTransformation:
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+@reference("Notebook RMSprop loop (h *= decay_rate; h += (1 - decay_rate) * g^2).",
+           "h = decay_rate * h + (1 - decay_rate) * g^2;  w -= learning_rate * g / (sqrt(h) + eps)")
 def rmsprop(
     learning_rate: Scalar = 0.01, decay_rate: Scalar = 0.99, eps: Scalar = NOTEBOOK_EPS
 ) -> optax.GradientTransformation:
-    """Seed RMSprop loop (h *= decay_rate; h += (1 - decay_rate) * g^2).
-
-    h = decay_rate * h + (1 - decay_rate) * g^2;  w -= learning_rate * g / (sqrt(h) + eps)
-    """
     return rules.rmsprop(learning_rate, decay_rate, eps)
 
 
+@reference("Notebook Adam loop (learning_rate_t with i + 1 as t).",
+           "m += (1 - beta1) * (g - m);  v += (1 - beta2) * (g^2 - v);\n"
+           "lr_t = learning_rate * sqrt(1 - beta2^t) / (1 - beta1^t);  w -= lr_t * m / (sqrt(v) + eps)")
 def adam(
     learning_rate: Scalar = 0.01, beta1: Scalar = 0.9, beta2: Scalar = 0.999, eps: Scalar = NOTEBOOK_EPS
 ) -> optax.GradientTransformation:
-    """Seed Adam loop (learning_rate_t with i + 1 as t).
-
-    m += (1 - beta1) * (g - m);  v += (1 - beta2) * (g^2 - v);
-    lr_t = learning_rate * sqrt(1 - beta2^t) / (1 - beta1^t);  w -= lr_t * m / (sqrt(v) + eps)
-    """
     return rules.adam(learning_rate, beta1, beta2, eps)
 
 

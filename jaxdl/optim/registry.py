@@ -85,6 +85,5 @@ def describe(spec: str, **hparams: Any) -> str:
     h += g^2;  w -= learning_rate * g / (sqrt(h) + eps) | learning_rate=0.001, eps=1e-08"
     """
     full, factory, resolved = _resolve(spec, hparams)
-    summary, formula = inspect.getdoc(factory).split("\n\n")[:2]
     values = ", ".join(f"{k}={_format(v)}" for k, v in resolved.items())
-    return f"{full} — {summary} | {' '.join(formula.split())} | {values}"
+    return f"{full} — {factory.summary} | {' '.join(factory.formula.split())} | {values}"

@@ -7,6 +7,7 @@ scalars (jit, vmap, optax.inject_hyperparams). No defaults here: the families `c
 `chainer` and `notebook` bind them.
 """
 
+import inspect
 from typing import NamedTuple
 
 import jax
@@ -195,3 +196,17 @@ def adam(learning_rate: Scalar, beta1: Scalar, beta2: Scalar, eps: Scalar) -> op
         return updates, AdamState(count=count, m=m, v=v)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def reference(summary: str, formula: str):
+    """Decorator of an optimizer factory: the reference it reproduces (`summary`, e.g. "Book
+    SGD(lr=0.01).") and its update `formula`, kept as data (`factory.summary`, `factory.formula`,
+    which `jaxdl.optim.describe` prints) and put at the head of the factory's docstring."""
+
+    def attach(factory):
+        factory.summary, factory.formula = summary, formula
+        notes = f"\n\n{inspect.cleandoc(factory.__doc__)}" if factory.__doc__ else ""
+        factory.__doc__ = f"{summary}\n\n{formula}{notes}"
+        return factory
+
+    return attach
