@@ -64,11 +64,15 @@ def report_outputs(out: pathlib.Path) -> None:
     print(f"outputs in {out}/: {', '.join(files)}", flush=True)
 
 
-def run(main: Callable[[], Any]) -> None:
-    """Run a CLI's main; expected failures (bad flags or settings, missing or corrupt data, NaN
-    losses) end the process with one 'error: <message>' line and status 2 instead of a traceback."""
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
+
+
+def run(main: Callable[[], Any], *more_expected: type[Exception]) -> None:
+    """Run a CLI's main; expected failures (bad flags or settings, missing or corrupt files, NaN
+    losses; ValueError, FileNotFoundError, FloatingPointError and `more_expected`) end the
+    process with one 'error: <message>' line and status 2 instead of a traceback."""
     try:
         main()
-    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+    except (*EXPECTED_ERRORS, *more_expected) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -13,6 +13,7 @@ from PIL import Image
 import jaxdl.chainer
 from experiments import compute_mean as compute_mean_cli
 from experiments import train_imagenet
+from jaxdl.chainer.train_imagenet import triggers_from
 from jaxdl.data.epoch_iterator import EpochIterator, sequential_batches
 from jaxdl.data.imagelist import (
     ImageListError,
@@ -23,6 +24,7 @@ from jaxdl.data.imagelist import (
 )
 from jaxdl.data.tfds_images import TfdsUnavailable, export_image_lists
 from jaxdl.train.log_report import LogReport
+from jaxdl.train.trainer import Trainer
 
 N_TRAIN, N_VAL = 8, 4
 
@@ -141,7 +143,7 @@ def test_log_report_means_each_key_over_its_observations(tmp_path):
 
 
 # ------------------------------------------------------------------------------- training
-def run(tiny_lists, out, *extra: str, train_list=None, mean=None) -> train_imagenet.Trainer:
+def run(tiny_lists, out, *extra: str, train_list=None, mean=None) -> Trainer:
     """experiments.train_imagenet on the tiny lists (batch 2, a log entry every iteration)."""
     argv = [str(train_list or tiny_lists / "train.txt"), str(tiny_lists / "val.txt"), "--root", str(tiny_lists),
             "--mean", str(mean or tiny_lists / "mean.npy"), "--out", str(out), "--batchsize", "2",
@@ -212,9 +214,9 @@ def test_arguments_need_exactly_one_data_source(capsys):
 
 
 def test_test_flag_shrinks_the_intervals_to_one():
-    triggers = train_imagenet.triggers_from(train_imagenet.parse_args(["--synthetic", "--test"]))
+    triggers = triggers_from(train_imagenet.parse_args(["--synthetic", "--test"]))
     assert (triggers.val_interval, triggers.log_interval, triggers.snapshot_interval) == (1, 1, 1)
-    triggers = train_imagenet.triggers_from(train_imagenet.parse_args(["--synthetic"]))
+    triggers = triggers_from(train_imagenet.parse_args(["--synthetic"]))
     assert (triggers.val_interval, triggers.log_interval, triggers.snapshot_interval) == (100_000, 1_000, 100_000)
 
 

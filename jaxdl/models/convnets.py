@@ -29,8 +29,8 @@ class Convolution(nn.Module):
 
     `method` is convolution_2d's lowering: "im2col" (the book's own: patches times a matrix)
     or "xla" (lax.conv). On CPU, XLA runs a convolution's filter gradient inside a loop
-    (lax.scan, as a compiled run is) about 25x slower than alone, where im2col's matmuls keep
-    their speed; without gradients (test mode) lax.conv is the faster one.
+    (lax.scan, as a compiled run is) far slower than alone, where im2col's matmuls keep their
+    speed; without gradients (test mode) lax.conv is the faster one.
     """
 
     features: int

@@ -1,0 +1,127 @@
+"""The program of Chainer's examples/imagenet/train_imagenet.py in JAX; `experiments.train_imagenet` is its CLI.
+
+Lists hold "path label" lines of 256x256 RGB images (paths relative to the root). Training
+takes random 227x227 crops with random horizontal flips, validation the centre crop; the
+mean image is subtracted at the same window and the result scaled by 1/255. MomentumSGD
+(lr 0.01, momentum 0.9), batch 32, validation batch 250, 10 epochs; validation and
+snapshots every 100,000 iterations, a log entry every 1,000 (test mode: every iteration).
+Outputs in the output folder: log (JSON, Chainer's LogReport keys), loss.png, snapshot_iter_N
+(resumable) and model_iter_N (a Chainer npz that chainer.serializers.load_npz reads).
+`train(args)` takes the CLI's parsed flags (Chainer's flag names).
+"""
+
+import argparse
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxdl.chainer
+import jaxdl.optim
+from jaxdl.atomic import atomic_write
+from jaxdl.data.epoch_iterator import EpochIterator, sequential_batches
+from jaxdl.data.imagelist import ImageListDataset, compute_mean, load_mean, parse_image_list
+from jaxdl.data.synthetic import synthetic_images
+from jaxdl.data.tfds_images import export_image_lists
+from jaxdl.train.state import Batch, Task
+from jaxdl.train.step import jit_eval_step, jit_train_step
+from jaxdl.train.trainer import Trainer, Triggers
+
+LEARNING_RATE = 0.01  # chainer.optimizers.MomentumSGD(lr=0.01, momentum=0.9)
+MOMENTUM = 0.9
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def triggers_from(args: argparse.Namespace) -> Triggers:
+    """Chainer's intervals: val/snapshot 100000 and log 1000 iterations, all 1 with --test."""
+    val = args.val_interval or (1 if args.test else 100_000)
+    return Triggers(stop_epoch=args.epoch, stop_iteration=args.iteration, val_interval=val,
+                    log_interval=args.log_interval or (1 if args.test else 1_000),
+                    snapshot_interval=args.snapshot_interval or val)
+
+
+def augmentation_rngs(seed: int, iteration: int, batch_size: int) -> list[np.random.Generator]:
+    """One generator per example of the batch drawn at `iteration`: crops are a function of
+    (seed, iteration, slot), so loader threads and resumed runs draw the same ones."""
+    return [np.random.default_rng([seed, iteration, slot]) for slot in range(batch_size)]
+
+
+def image_list_data(train_list: str, val_list: str, root: str, mean_path: str, args: argparse.Namespace,
+                    insize: int):
+    """(train size, load_batch, val_batches) over Chainer-style image lists."""
+    mean = load_mean(mean_path)
+    train = ImageListDataset(parse_image_list(train_list), root, mean, insize, args.loaderjob)
+    val = ImageListDataset(parse_image_list(val_list), root, mean, insize, args.loaderjob)
+
+    def load_batch(indices: np.ndarray, iteration: int) -> Batch:
+        return Batch(*train.batch(indices, augmentation_rngs(args.seed, iteration, len(indices))))
+
+    def val_batches():
+        for indices in sequential_batches(len(val), args.val_batchsize):
+            yield Batch(*val.batch(indices))
+
+    return len(train), load_batch, val_batches
+
+
+def synthetic_data(args: argparse.Namespace, insize: int, num_classes: int):
+    """(train size, load_batch, val_batches) over random NHWC tensors."""
+    images, labels = synthetic_images(args.synthetic_size, insize, insize, 3, num_classes, args.seed)
+
+    def load_batch(indices: np.ndarray, iteration: int) -> Batch:
+        return Batch(images[indices], labels[indices])
+
+    def val_batches():
+        for indices in sequential_batches(len(images), args.val_batchsize):
+            yield Batch(images[indices], labels[indices])
+
+    return len(images), load_batch, val_batches
+
+
+def tfds_lists(args: argparse.Namespace) -> tuple[str, str, str, str]:
+    """Export --tfds as image lists under --out; (train list, val list, root, mean file), the
+    mean computed (compute_mean) unless --mean names an existing file."""
+    root = os.path.join(args.out, "tfds_" + args.tfds.replace("/", "_"))
+    lists = export_image_lists(args.tfds, root, data_dir=args.tfds_data_dir)
+    mean_path = args.mean or os.path.join(root, "mean.npy")
+    if not os.path.exists(mean_path):
+        with atomic_write(mean_path) as f:
+            np.save(f, compute_mean(parse_image_list(lists["train"]), root))
+    return lists["train"], lists["validation"], root, mean_path
+
+
+def train(args: argparse.Namespace) -> Trainer:
+    """Build the model, data and Trainer from the CLI's flags, resume if asked, train; returns the Trainer."""
+    arch = jaxdl.chainer.get_arch(args.arch)
+    insize = arch.input_chw[1]
+    model = arch.build().clone(dtype=DTYPES[args.dtype])
+    print(f"Device: {jax.devices()[0]}\nDtype: {args.dtype}\n"
+          f"# Minibatch-size: {args.batchsize}\n# epoch: {args.epoch}\n")
+
+    if args.synthetic:
+        size, load_batch, val_batches = synthetic_data(args, insize, model.num_classes)
+    else:
+        lists = tfds_lists(args) if args.tfds else (args.train, args.val, args.root, args.mean or "mean.npy")
+        size, load_batch, val_batches = image_list_data(*lists, args, insize)
+
+    tx = jaxdl.optim.create("chainer:momentum", learning_rate=LEARNING_RATE, momentum=MOMENTUM)
+    task = Task(model, tx, loss="chainer")
+    state = jax.jit(task.init)(jax.random.key(args.seed), jnp.zeros((1, insize, insize, 3), jnp.float32))
+    if args.initmodel:
+        print("Load model from", args.initmodel)
+        state = task.state_from({"params": jaxdl.chainer.load_npz(args.initmodel, args.arch).params}, state.rng)
+
+    def save_model(params, path: str) -> None:
+        jaxdl.chainer.save_npz(path, jaxdl.chainer.ModelState(params=params, arch=arch.name), arch.name)
+
+    trainer = Trainer(
+        train_step=jit_train_step(task), eval_step=jit_eval_step(task), state=state,
+        train_iter=EpochIterator(size, args.batchsize, args.seed), load_batch=load_batch,
+        val_batches=val_batches, out_dir=args.out, triggers=triggers_from(args),
+        learning_rate=LEARNING_RATE, save_model=save_model)
+    if args.resume:
+        trainer.resume(args.resume)
+    trainer.run()
+    return trainer
+
+
