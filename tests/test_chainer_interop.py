@@ -9,8 +9,8 @@ import pytest
 import jaxdl.chainer
 from jaxdl.chainer import ChainerFileError, layouts
 from tests.conftest import FIXTURES
+from tests.fixtures.alex_weights import ALEX_SHAPES, chainer_alex_weights
 from tests.oracles import numpy_nn
-from tests.oracles.alex_weights import ALEX_SHAPES, chainer_alex_weights
 
 REF = np.load(FIXTURES / "alexnet.npz")
 SNAPSHOT_PREFIX = "updater/model:main/"
