@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxdl import data
 from jaxdl.reference import course_convnet, course_numpy, course_training
+from jaxdl.reference.optimizers import AffineSGD, CourseCell, make
 
 CONVNETS = {"simple": course_convnet.simple_convnet, "double": course_convnet.double_convnet,
             "deep": course_convnet.deep_convnet}
@@ -29,19 +30,19 @@ def build(config: dict, rng: np.random.RandomState):
     "adam"), learning_rate. convnet: net ("simple" | "double" | "deep"), learning_rate (Adam).
     """
     if config["kind"] == "convnet":
-        return CONVNETS[config["net"]](rng=rng), course_training.Adam(config["learning_rate"])
+        return CONVNETS[config["net"]](rng=rng), make("course:adam", learning_rate=config["learning_rate"])
     hidden, lr, cells = config["hidden"], config["learning_rate"], config["trainable"] == "hidden_affine"
     net = course_numpy.MultiLayerNet(
         784, hidden, 10, activation=config["activation"], weight_init_std=config["weight_init"],
         weight_decay_lambda=0.0 if cells else config["weight_decay"], use_dropout=config["dropout"] > 0,
         dropout_ratio=config["dropout"], use_batchnorm=config["batchnorm"], rng=rng)
     if cells:
-        return net, course_training.CourseCell(lr, len(hidden), l2=config["weight_decay"], l1=config["l1"])
+        return net, CourseCell(lr, len(hidden), l2=config["weight_decay"], l1=config["l1"])
     if config["l1"]:  # L1 on every layer: the cell's update over all of them (SGD only)
-        return net, course_training.CourseCell(lr, len(hidden) + 1, l1=config["l1"])
+        return net, CourseCell(lr, len(hidden) + 1, l1=config["l1"])
     if config["trainable"] == "affine":
-        return net, course_training.AffineSGD(lr)
-    return net, course_training.OPTIMIZERS[config["optimizer"]](lr)
+        return net, AffineSGD(lr)
+    return net, make(f"course:{config['optimizer']}", learning_rate=lr)
 
 
 def main(argv=None) -> dict:

@@ -5,7 +5,7 @@
 Three cases, each timed as a fresh process (interpreter start, imports, compile and run;
 data loading is timed inside and excluded): the 12-config grid with one seed, the grid with
 10 seeds per config (120 runs), and one config alone (relu, He, no BN). The NumPy side runs
-jaxdl.reference.course_numpy's seed loop (float64, as the course) for the same runs, in a
+jaxdl.reference's course loop (float64, as the course) for the same runs, in a
 process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (which halve NumPy's matmul speed).
 Also reports the FLOPs XLA counts for the work and the rate achieved against a float32
 GEMM measured in the same run. With --repeats N both sides run N times, alternating, and
@@ -71,7 +71,8 @@ def child_numpy(args) -> dict:
     import numpy as np
 
     from jaxdl.data import load
-    from jaxdl.reference import course_numpy
+    from jaxdl.reference import course_numpy, course_training
+    from jaxdl.reference.optimizers import AffineSGD
 
     started = time.perf_counter()
     train, test = load("mnist", args.data_dir)
@@ -84,8 +85,8 @@ def child_numpy(args) -> dict:
             init = float(init) if init[0].isdigit() else init
             net = course_numpy.MultiLayerNet(784, [40, 20], 10, activation=activation, weight_init_std=init,
                                              use_batchnorm=batchnorm, rng=rng)
-            course_numpy.train_seed_loop(net, x_train, train.labels, x_test, test.labels, args.steps, 100,
-                                         0.1, 100, rng)
+            course_training.train(net, AffineSGD(0.1), x_train, train.labels, x_test, test.labels, args.steps, 100,
+                                  lambda step: rng.choice(len(x_train), 100), train_accuracy="batch")
     return {"data_s": data_s, "grid_s": time.perf_counter() - started}
 
 

@@ -12,7 +12,7 @@
     1000 steps, evaluations every 10 steps on all 10,000 test images, as a fresh process
     (interpreter start, imports, compiles and runs; its own data-loading time subtracted),
     against the same 50 runs of the course code in NumPy (jaxdl.reference.course_numpy, float64,
-    the notebook's optimizer loops from tests/oracles/numpy_optimizers.py; seed s draws the same
+    the notebook's optimizer loops from jaxdl.reference.optimizers; seed s draws the same
     weights and batches on both sides, so their final accuracies are compared too), in a process
     without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they halve NumPy's matmul speed). --numpy-runs
     times fewer NumPy runs and scales. Acceptance: >= 3x.
@@ -111,7 +111,7 @@ def numpy_child(runs: int, data_dir: str | None) -> dict:
     the final test accuracies can be compared run by run."""
     from jaxdl.data import load
     from jaxdl.reference import course_numpy, course_training
-    from tests.oracles import numpy_optimizers
+    from jaxdl.reference import optimizers as numpy_optimizers
 
     started = time.perf_counter()
     train, test = load("mnist", data_dir)
