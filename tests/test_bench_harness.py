@@ -1,6 +1,7 @@
 """jaxdl.bench's shared pieces: the NumPy side's environment, child processes, best-of-N, FLOP rates,
-XLA's FLOP count."""
+XLA's FLOP count, and the NumPy child (jaxdl.bench.numpy_course) on a few MNIST steps."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jaxdl.bench import harness
+from jaxdl.bench import harness, numpy_course
 from jaxdl.bench.flops import xla_flops
 
 
@@ -77,3 +78,33 @@ def test_xla_flops_of_a_function_and_of_its_compiled_program():
     assert xla_flops(compiled) == 2 * 4 * 5 * 3
     with pytest.raises(TypeError, match="no arguments"):
         xla_flops(compiled, a, b)
+
+
+def test_numpy_child_imports_no_jax():
+    code = "import sys, jaxdl.bench.numpy_course, jaxdl.bench.harness; print('jax' in sys.modules)"
+    assert harness.spawn([sys.executable, "-c", code], cwd=harness.REPO).stdout.strip() == "False"
+
+
+def test_numpy_child_course_mode(mnist_dir, capsys):
+    config = {"kind": "mlp", "name": "l1", "hidden": [16, 16], "activation": "relu", "weight_init": "He",
+              "batchnorm": False, "dropout": 0.1, "weight_decay": 0.0, "l1": 0.005, "trainable": "hidden_affine",
+              "optimizer": "sgd", "learning_rate": 0.1}
+    result = numpy_course.main(["course", "--configs", json.dumps([config, {**config, "name": "adam", "l1": 0.0,
+                                                                            "trainable": "all", "optimizer": "adam"}]),
+                                "--steps", "20", "--train-size", "300", "--test-size", "500",
+                                "--data-dir", str(mnist_dir)])
+    assert json.loads(capsys.readouterr().out) == result
+    assert [r["name"] for r in result["runs"]] == ["l1", "adam"]
+    assert all(r["seconds"] > 0 and 0 <= r["final_test_accuracy"] <= 1 for r in result["runs"])
+
+
+def test_numpy_child_grid_and_optimizers_modes(mnist_dir, capsys):
+    grid = numpy_course.main(["grid", "--configs", json.dumps([["relu", "He", False], ["sigmoid", "0.01", True]]),
+                              "--seeds", "2", "--steps", "3", "--data-dir", str(mnist_dir)])
+    assert grid.keys() == {"data_s", "grid_s"} and grid["grid_s"] > 0
+    runs = numpy_course.main(["optimizers", "--specs", "notebook:sgd", "notebook:adam", "--seeds", "2", "--runs", "3",
+                              "--steps", "2", "--eval-every", "1", "--data-dir", str(mnist_dir)])
+    assert [(f["optimizer"], f["seed"]) for f in runs["final"]] == [("notebook:sgd", 0), ("notebook:adam", 0),
+                                                                    ("notebook:sgd", 1)]
+    assert runs["runs"] == 3 and all(0 <= f["final_test_accuracy"] <= 1 for f in runs["final"])
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [grid, runs]
