@@ -80,8 +80,9 @@ def test_xla_flops_of_a_function_and_of_its_compiled_program():
         xla_flops(compiled, a, b)
 
 
-def test_numpy_child_imports_no_jax():
-    code = "import sys, jaxdl.bench.numpy_course, jaxdl.bench.harness; print('jax' in sys.modules)"
+def test_numpy_child_and_references_import_no_jax():
+    modules = "jaxdl.bench.numpy_course, jaxdl.bench.harness, jaxdl.reference.chainer_numpy"  # numpy_course: the rest
+    code = f"import sys, {modules}; print('jax' in sys.modules)"
     assert harness.spawn([sys.executable, "-c", code], cwd=harness.REPO).stdout.strip() == "False"
 
 
