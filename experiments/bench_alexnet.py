@@ -4,7 +4,7 @@
 
 The jaxdl step is the one experiments.train_imagenet runs (forward, backward and Chainer's
 MomentumSGD update, jitted, state donated). XLA's cost analysis gives the FLOPs per step,
-hence the achieved GFLOP/s. The PyTorch side (experiments.bench_alexnet_torch) runs in a
+hence the achieved GFLOP/s. The PyTorch side (jaxdl/bench/torch_alexnet.py) runs in a
 subprocess, with this interpreter when it can import torch, else with --torch-python; it
 is skipped, with a message, when neither has torch. The two sides alternate for --rounds
 rounds; medians and best step times are reported, and the speedup from the best ones.
@@ -25,11 +25,8 @@ import json
 import os
 import pathlib
 import platform
-import subprocess
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -37,24 +34,20 @@ import numpy as np
 
 import jaxdl.optim
 from jaxdl.atomic import atomic_write
-from jaxdl.bench.flops import gemm_flops_per_s
+from jaxdl.bench import harness
+from jaxdl.bench.flops import gemm_flops_per_s, xla_flops
+from jaxdl.bench.harness import best_seconds, flops_per_s, spawn
 from jaxdl.models.alexnet import ALEX_CONVS, AlexNet
 from jaxdl.nn.conv import convolution_2d
 from jaxdl.nn.output_size import conv_output_size, pooling_output_size
 from jaxdl.train.state import Batch, Task, TrainState
-from jaxdl.train.supervised import make_train_step
+from jaxdl.train.step import jit_train_step
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 # XLA's CPU kernel choices the breakdown compares: its defaults, and every YNNPACK fusion off
 KERNEL_OPTIONS = {"xla_defaults": {}, "ynnpack_off": {"xla_cpu_experimental_ynn_fusion_type": ""}}
-
-
-def xla_flops(compiled) -> float:
-    """FLOPs of one call of a compiled jax function, from XLA's cost analysis."""
-    analysis = compiled.cost_analysis()
-    if isinstance(analysis, list):  # older jax returns one dict per device
-        analysis = analysis[0]
-    return float(analysis["flops"])
+# The PyTorch side, run by path: it imports nothing from jaxdl, so any Python with torch runs it.
+TORCH_WORKER = pathlib.Path(harness.__file__).with_name("torch_alexnet.py")
 
 
 def summarize(times: list[float], batch: int) -> dict:
@@ -81,7 +74,7 @@ def jaxdl_runner(batch: int, dtype: str, seed: int = 0):
     data = Batch(jax.device_put(rng.standard_normal((batch, 227, 227, 3), dtype=np.float32)),
                  jax.device_put(rng.integers(0, 1000, batch).astype(np.int32)))
     start = time.perf_counter()
-    compiled = make_train_step(task).lower(state, data).compile()
+    compiled = jit_train_step(task).lower(state, data).compile()
     info = {"framework": f"jax {jax.__version__} (jaxdl)", "dtype": dtype,
             "compile_s": time.perf_counter() - start, "xla_flops_per_step": xla_flops(compiled)}
     holder = {"state": state}
@@ -99,21 +92,10 @@ def jaxdl_runner(batch: int, dtype: str, seed: int = 0):
     return info, run
 
 
-def best_seconds(call: Callable[[], Any], repeats: int) -> float:
-    """Best wall time of `repeats` calls of call() (its result blocked on), after one untimed call."""
-    jax.block_until_ready(call())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(call())
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def best_time(fn, args: tuple, options: dict, repeats: int) -> float:
-    """best_seconds of jit(fn)(*args) compiled with `options`."""
+    """Best seconds of jit(fn)(*args) compiled with `options` (results blocked on, one untimed call first)."""
     compiled = jax.jit(fn).lower(*args).compile(compiler_options=options)
-    return best_seconds(lambda: compiled(*args), repeats)
+    return best_seconds(lambda: compiled(*args), repeats, block=jax.block_until_ready)
 
 
 def _with_vjp(fn, primals: tuple, cotangent):
@@ -162,14 +144,14 @@ def breakdown(batch: int, repeats: int) -> dict:
             for set_name, options in option_sets.items():
                 seconds = best_time(fn, args, options, repeats)
                 row[f"{pass_name}/{set_name}_s"] = seconds
-                row[f"{pass_name}/{set_name}_gflops_per_sec"] = row[f"{pass_name}/gflop"] / seconds
+                row[f"{pass_name}/{set_name}_gflops_per_sec"] = flops_per_s(row[f"{pass_name}/gflop"], seconds)
         layers.append(row)
     totals = {name: sum(row[f"together/{name}_s"] for row in layers) for name in option_sets}
     task, state = alex_task_and_state()
     grads = jax.tree.map(jnp.ones_like, state.params)
 
     def update(params, opt_state, grads):
-        updates, opt_state = task.tx.update(grads, opt_state, params)
+        updates, opt_state = task.masked_optimizer.update(grads, opt_state, params)
         return jax.tree.map(jnp.add, params, updates), opt_state
 
     step = jax.jit(update, donate_argnums=(0, 1)).lower(state.params, state.opt_state, grads).compile()
@@ -179,7 +161,7 @@ def breakdown(batch: int, repeats: int) -> dict:
         carry[:] = step(*carry, grads)
         return carry
 
-    update_s = best_seconds(update_in_place, repeats)
+    update_s = best_seconds(update_in_place, repeats, block=jax.block_until_ready)
     return {"convolutions": layers, "convolution_total_s": totals, "optimizer_update_s": update_s,
             "gemm_2048_gflops_per_sec": gemm_flops_per_s() / 1e9}
 
@@ -200,19 +182,17 @@ def print_breakdown(result: dict) -> None:
 
 
 def bench_torch(batch: int, warmup: int, steps: int, torch_python: str | None) -> dict:
-    """Run experiments.bench_alexnet_torch in a subprocess; {"skipped": why} without torch."""
+    """Run jaxdl/bench/torch_alexnet.py in a subprocess; {"skipped": why} without torch."""
     python = sys.executable if importlib.util.find_spec("torch") else torch_python
     if python is None:
         return {"skipped": "torch is not importable here; pass --torch-python PATH to a Python that has it"}
     if not os.path.exists(python):
         return {"skipped": f"--torch-python {python} does not exist"}
-    command = [python, "-m", "experiments.bench_alexnet_torch", "--batch", str(batch),
-               "--warmup", str(warmup), "--steps", str(steps)]
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run(command, cwd=repo, capture_output=True, text=True)
+    command = [python, str(TORCH_WORKER), "--batch", str(batch), "--warmup", str(warmup), "--steps", str(steps)]
+    result = spawn(command, check=False)
     if result.returncode:
         return {"skipped": f"the torch benchmark failed: {result.stderr.strip().splitlines()[-1:]}"}
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return result.json()
 
 
 def device_description() -> dict:
@@ -244,7 +224,8 @@ def main(argv: list[str] | None = None) -> dict:
         jax_times += run_jaxdl(args.warmup, args.steps)
     results = {"batch": args.batch, "rounds": args.rounds, "device": device_description()}
     results["jaxdl"] = {**info, **summarize(jax_times, args.batch)}
-    results["jaxdl"]["gflops_per_sec"] = info["xla_flops_per_step"] / results["jaxdl"]["best_step_time_s"] / 1e9
+    results["jaxdl"]["gflops_per_sec"] = flops_per_s(info["xla_flops_per_step"],
+                                                     results["jaxdl"]["best_step_time_s"]) / 1e9
     if torch_times:
         results["torch"] = {**torch_info, **summarize(torch_times, args.batch)}
         results["speedup_vs_torch"] = results["jaxdl"]["best_images_per_sec"] / results["torch"]["best_images_per_sec"]

@@ -4,11 +4,11 @@
 
 For each experiment: the jaxdl CLI as one whole process (all its configs, seeds in one
 program per config, outputs kept under --out/<experiment>), and the NumPy reference (the
-book's layers and loops, `bench_course_numpy`) as another process, with OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE removed from its environment (they halve NumPy's matmul speed). The NumPy
-loops run --numpy-steps steps per config (evaluating every 10 as the course does) and are
-scaled linearly to the course's step counts; the per-run NumPy time adds the process's
-start and data load. Per run = total / (configs x seeds).
+book's layers and loops, `python -m jaxdl.bench.numpy_course course`) as another process,
+with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment (they halve NumPy's
+matmul speed). The NumPy loops run --numpy-steps steps per config (evaluating every 10 as the
+course does) and are scaled linearly to the course's step counts; the per-run NumPy time adds
+the process's start and data load. Per run = total / (configs x seeds).
 Achieved FLOP rate: XLA's cost analysis of the train step and the evaluation steps, each
 lowered alone, times their counts, over the jaxdl process's wall time and over its compiled
 runs' time, against a float32 GEMM timed in this process.
@@ -17,24 +17,20 @@ Prints a table and writes bench.json into --out.
 
 import argparse
 import json
-import os
 import pathlib
-import subprocess
-import sys
-import time
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from experiments import batch_norm, convnets, overfitting
 from jaxdl import report
 from jaxdl.atomic import atomic_write
-from jaxdl.bench import gemm_flops_per_s, xla_flops
+from jaxdl.bench.flops import gemm_flops_per_s, xla_flops
+from jaxdl.bench.harness import flops_per_s, fraction_of_gemm, numpy_environment, python_module, spawn
+from jaxdl.course import batch_norm, convnets, overfitting
 from jaxdl.train.state import Batch, Task
 from jaxdl.train.step import make_eval_step, make_train_step
 
-SLOW_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 EVAL_EVERY = 10  # the course's plot_interval in 2_3, 2_5 and 2_6-2_8
 
 
@@ -56,7 +52,7 @@ def batch_norm_workloads(n_test: int) -> list[Workload]:
                             "weight_init": "Xavier", "batchnorm": config.batchnorm is not None, "dropout": 0.0,
                             "weight_decay": 0.0, "l1": 0.0, "trainable": config.trainable, "optimizer": "sgd",
                             "learning_rate": 0.01}
-        out.append(Workload(config.name, batch_norm.task_for(config, [40, 20], 0.01), 1000, (100, n_test),
+        out.append(Workload(config.name, batch_norm.task_for(config, (40, 20), 0.01), 1000, (100, n_test),
                             numpy_config))
     return out
 
@@ -68,7 +64,7 @@ def overfitting_workloads(n_test: int) -> list[Workload]:
                         "batchnorm": False, "dropout": s.dropout, "weight_decay": s.weight_decay, "l1": s.l1,
                         "trainable": s.trainable, "optimizer": s.optimizer.split(":")[1],
                         "learning_rate": s.learning_rate}
-        out.append(Workload(s.name, overfitting.task_for(s, [100] * 6, "course"), 1000, (100, n_test, 300),
+        out.append(Workload(s.name, overfitting.task_for(s, (100,) * 6, "course"), 1000, (100, n_test, 300),
                             numpy_config))
     return out
 
@@ -114,11 +110,9 @@ def workload_flops(work: Workload) -> float:
 
 def run_jax(name: str, args: argparse.Namespace) -> dict:
     out = args.out / name
-    command = [sys.executable, "-m", f"experiments.{name}", "--out", str(out), "--seeds", str(args.seeds),
-               *(["--data-dir", args.data_dir] if args.data_dir else []), *args.jax_args.split()]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
+    command = python_module(f"experiments.{name}", "--out", str(out), "--seeds", str(args.seeds),
+                            *(["--data-dir", args.data_dir] if args.data_dir else []), *args.jax_args.split())
+    wall = spawn(command, stderr_to_terminal=True).wall_s
     result = json.loads((out / "results.json").read_text())
     return {"command": " ".join(command[1:]), "wall_s": wall, "runs": len(result["runs"]) * args.seeds,
             "compile_s": sum(r["compile_s"] for r in result["runs"]), "run_s": sum(r["run_s"] for r in result["runs"]),
@@ -127,14 +121,11 @@ def run_jax(name: str, args: argparse.Namespace) -> dict:
 
 def run_numpy(workloads: list[Workload], steps: int, extra: list[str], data_dir: str | None) -> dict:
     configs = [w.numpy_config for w in workloads if w.numpy_config is not None]
-    env = {k: v for k, v in os.environ.items() if k not in SLOW_BLAS_VARIABLES}
-    command = [sys.executable, "-m", "experiments.bench_course_numpy", "--configs", json.dumps(configs),
-               "--steps", str(steps), "--eval-every", str(EVAL_EVERY), *extra,
-               *(["--data-dir", data_dir] if data_dir else [])]
-    started = time.perf_counter()
-    done = subprocess.run(command, check=True, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    result = json.loads(done.stdout)
+    command = python_module("jaxdl.bench.numpy_course", "course", "--configs", json.dumps(configs),
+                            "--steps", str(steps), "--eval-every", str(EVAL_EVERY), *extra,
+                            *(["--data-dir", data_dir] if data_dir else []))
+    child = spawn(command, env=numpy_environment())
+    wall, result = child.wall_s, child.json()
     loops = {r["name"]: r["seconds"] for r in result["runs"]}
     startup = wall - sum(loops.values())  # interpreter start, imports and data load
     full_steps = {w.name: w.steps for w in workloads}
@@ -143,7 +134,7 @@ def run_numpy(workloads: list[Workload], steps: int, extra: list[str], data_dir:
             "per_run_s": startup + sum(scaled.values()) / len(scaled), "configs_timed": sorted(loops)}
 
 
-def bench(name: str, args: argparse.Namespace, peak: float) -> dict:
+def bench(name: str, args: argparse.Namespace, gemm: float) -> dict:
     spec = EXPERIMENTS[name]
     workloads = spec["workloads"]()
     numpy_steps = dict(zip(EXPERIMENTS, args.numpy_steps, strict=False))[name]
@@ -153,18 +144,19 @@ def bench(name: str, args: argparse.Namespace, peak: float) -> dict:
     per_run = jax_run["wall_s"] / jax_run["runs"]
     return {
         "jax": {**jax_run, "per_run_s": per_run}, "numpy": numpy, "speedup_per_run": numpy["per_run_s"] / per_run,
-        "flops": flops, "gflops_whole_process": flops / jax_run["wall_s"] / 1e9,
-        "gflops_compiled_runs": flops / jax_run["run_s"] / 1e9,
-        "fraction_of_gemm_whole_process": flops / jax_run["wall_s"] / 1e9 / peak,
-        "fraction_of_gemm_compiled_runs": flops / jax_run["run_s"] / 1e9 / peak,
+        "flops": flops, "gflops_whole_process": flops_per_s(flops, jax_run["wall_s"]) / 1e9,
+        "gflops_compiled_runs": flops_per_s(flops, jax_run["run_s"]) / 1e9,
+        "fraction_of_gemm_whole_process": fraction_of_gemm(flops, jax_run["wall_s"], gemm),
+        "fraction_of_gemm_compiled_runs": fraction_of_gemm(flops, jax_run["run_s"], gemm),
     }
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    peak = gemm_flops_per_s() / 1e9
-    results = {name: bench(name, args, peak) for name in args.experiments}
+    gemm = gemm_flops_per_s()
+    peak = gemm / 1e9
+    results = {name: bench(name, args, gemm) for name in args.experiments}
     summary = {"gemm_gflops": peak, "seeds": args.seeds, "experiments": results, "environment": report.environment()}
     rows = [(name, f"{r['jax']['runs']}", f"{r['jax']['per_run_s']:.2f}", f"{r['numpy']['per_run_s']:.2f}",
              f"{r['speedup_per_run']:.1f}x", f"{r['gflops_whole_process']:.1f} / {r['gflops_compiled_runs']:.1f}",

@@ -5,8 +5,9 @@
 Three cases, each timed as a fresh process (interpreter start, imports, compile and run;
 data loading is timed inside and excluded): the 12-config grid with one seed, the grid with
 10 seeds per config (120 runs), and one config alone (relu, He, no BN). The NumPy side runs
-jaxdl.reference.course_numpy's seed loop (float64, as the course) for the same runs, in a
-process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (which halve NumPy's matmul speed).
+jaxdl.reference's course loop (float64, as the course) for the same runs
+(`python -m jaxdl.bench.numpy_course grid`), in a process without OPENBLAS_CORETYPE /
+OPENBLAS_L2_SIZE (which halve NumPy's matmul speed).
 Also reports the FLOPs XLA counts for the work and the rate achieved against a float32
 GEMM measured in the same run. With --repeats N both sides run N times, alternating, and
 each keeps its fastest process (the least disturbed on a shared machine; every try is saved).
@@ -15,11 +16,11 @@ Prints a table and writes bench_grid.json into --out.
 
 import argparse
 import json
-import os
 import pathlib
-import subprocess
 import sys
 import time
+
+from jaxdl.bench.harness import fastest, flops_per_s, fraction_of_gemm, numpy_environment, python_module, spawn
 
 CASES = {"grid": (12, 1), "grid_10_seeds": (12, 10), "one_config": (1, 1)}
 ONE_CONFIG = ("relu", "He", False)
@@ -36,74 +37,54 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(default: run them all)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="time each side this many times, alternating, and keep each side's fastest")
-    parser.add_argument("--child", choices=["jax", "numpy"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["jax"], help=argparse.SUPPRESS)
     parser.add_argument("--configs", type=int, default=12, help=argparse.SUPPRESS)
     parser.add_argument("--seeds", type=int, default=1, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def grid_configs(n: int):
-    from experiments.vanishing_gradient import configs
+    from jaxdl.course.vanishing_gradient import configs
 
-    grid = configs([40, 20])
+    grid = configs((40, 20))
     return [c for c in grid if c[0] == ONE_CONFIG] if n == 1 else grid[:n]
+
+
+def train_experiment_grid(data_dir: str | None, configs: int, seeds: int, steps: int) -> tuple[float, float, float]:
+    """(data seconds, compile seconds, grid seconds) of the vanishing-gradient experiment's grid
+    program for the first `configs` configs x `seeds` seeds, through the experiment's own API."""
+    import jax
+
+    from jaxdl.course import vanishing_gradient
+    from jaxdl.course.experiment import load_data
+
+    imported = time.perf_counter()
+    config = vanishing_gradient.Config(data_dir=data_dir, seeds=seeds, steps=steps)
+    data = jax.block_until_ready(load_data(config))
+    data_s = time.perf_counter() - imported
+    _, compile_s, run_s = vanishing_gradient.train_grid(config, grid_configs(configs), data, show_progress=False)
+    return data_s, compile_s, compile_s + run_s
 
 
 def child_jax(args) -> dict:
     """One cold grid run in this process; times exclude data loading."""
-    import jax
-
-    from experiments import common
-    from experiments.vanishing_gradient import train_grid
-    from jaxdl.train.run import Schedule
-
-    imported = time.perf_counter()
-    data = common.load_data(argparse.Namespace(dataset="mnist", data_dir=args.data_dir))
-    jax.block_until_ready(data)
-    data_s = time.perf_counter() - imported
-    run_args = argparse.Namespace(lr=0.1, update="affine", seeds=args.seeds, seed=0, steps=args.steps)
-    schedule = Schedule(args.steps, 100, 100)
-    _, compile_s, grid_s = train_grid(run_args, grid_configs(args.configs), schedule, data, show_progress=False)
+    data_s, compile_s, grid_s = train_experiment_grid(args.data_dir, args.configs, args.seeds, args.steps)
     return {"data_s": data_s, "compile_s": compile_s, "grid_s": grid_s}
 
 
-def child_numpy(args) -> dict:
-    import numpy as np
-
-    from jaxdl.data import load
-    from jaxdl.reference import course_numpy
-
-    started = time.perf_counter()
-    train, test = load("mnist", args.data_dir)
-    x_train, x_test = train.images.reshape(-1, 784), test.images.reshape(-1, 784)
-    data_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for seed in range(args.seeds):
-        rng = np.random.default_rng(seed)
-        for (activation, init, batchnorm), _ in grid_configs(args.configs):
-            init = float(init) if init[0].isdigit() else init
-            net = course_numpy.MultiLayerNet(784, [40, 20], 10, activation=activation, weight_init_std=init,
-                                             use_batchnorm=batchnorm, rng=rng)
-            course_numpy.train_seed_loop(net, x_train, train.labels, x_test, test.labels, args.steps, 100,
-                                         0.1, 100, rng)
-    return {"data_s": data_s, "grid_s": time.perf_counter() - started}
-
-
-def spawn(side: str, args, configs: int, seeds: int) -> dict:
-    """Run a child process; its wall time less its data loading is the cold-process time."""
-    env = dict(os.environ)
-    if side == "numpy":
-        env.pop("OPENBLAS_CORETYPE", None)
-        env.pop("OPENBLAS_L2_SIZE", None)
-    command = [sys.executable, "-m", "experiments.bench_grid", "--child", side, "--configs", str(configs),
-               "--seeds", str(seeds), "--steps", str(args.steps)]
-    if args.data_dir:
-        command += ["--data-dir", args.data_dir]
-    started = time.perf_counter()
-    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    wall = time.perf_counter() - started
-    timings = json.loads(output.strip().splitlines()[-1])
-    timings["process_s"] = wall - timings["data_s"]
+def run_side(side: str, args, configs: int, seeds: int) -> dict:
+    """Run one side as a child process; its wall time less its data loading is the cold-process time."""
+    data_flags = ["--data-dir", args.data_dir] if args.data_dir else []
+    if side == "jax":
+        child = spawn(python_module("experiments.bench_grid", "--child", "jax", "--configs", str(configs),
+                                    "--seeds", str(seeds), "--steps", str(args.steps), *data_flags))
+    else:
+        labels = [label for label, _ in grid_configs(configs)]
+        child = spawn(python_module("jaxdl.bench.numpy_course", "grid", "--configs", json.dumps(labels),
+                                    "--seeds", str(seeds), "--steps", str(args.steps), *data_flags),
+                      env=numpy_environment())
+    timings = child.json()
+    timings["process_s"] = child.wall_s - timings["data_s"]
     return timings
 
 
@@ -113,7 +94,7 @@ def work_flops(configs: int, seeds: int, steps: int) -> float:
     import jax.numpy as jnp
     import optax
 
-    from jaxdl.bench import xla_flops
+    from jaxdl.bench.flops import xla_flops
     from jaxdl.train.state import Batch, Task
     from jaxdl.train.step import make_eval_step, make_train_step
 
@@ -131,9 +112,9 @@ def work_flops(configs: int, seeds: int, steps: int) -> float:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.child:
-        print(json.dumps((child_jax if args.child == "jax" else child_numpy)(args)))
+        print(json.dumps(child_jax(args)))
         return {}
-    from jaxdl.bench import gemm_flops_per_s
+    from jaxdl.bench.flops import gemm_flops_per_s
     from jaxdl.report import environment, markdown_table, write_json
 
     gemm = gemm_flops_per_s()
@@ -144,21 +125,18 @@ def main(argv=None) -> dict:
         numpy_seeds = min(seeds, args.numpy_seeds or seeds)
         jax_tries, numpy_tries = [], []
         for _ in range(args.repeats):  # alternating, so both sides meet the same background load
-            jax_tries.append(spawn("jax", args, configs, seeds))
-            numpy_tries.append(spawn("numpy", args, configs, numpy_seeds))
-        jax_side = min(jax_tries, key=lambda t: t["process_s"])
-        numpy_side = min(numpy_tries, key=lambda t: t["process_s"])
-        jax_side["process_s_tries"] = [t["process_s"] for t in jax_tries]
-        numpy_side["process_s_tries"] = [t["process_s"] for t in numpy_tries]
+            jax_tries.append(run_side("jax", args, configs, seeds))
+            numpy_tries.append(run_side("numpy", args, configs, numpy_seeds))
+        jax_side, numpy_side = fastest(jax_tries, "process_s"), fastest(numpy_tries, "process_s")
         numpy_s = numpy_side["process_s"] * seeds / numpy_seeds
         flops = work_flops(configs, seeds, args.steps)
         run_s = jax_side["grid_s"] - jax_side["compile_s"]
         entry = {"configs": configs, "seeds": seeds, "jaxdl": jax_side, "numpy": numpy_side,
                  "numpy_seeds_timed": numpy_seeds, "numpy_s": numpy_s,
                  "speedup": numpy_s / jax_side["process_s"], "flops": flops,
-                 "achieved_flops_per_s_run": flops / run_s,
-                 "achieved_flops_per_s_process": flops / jax_side["process_s"],
-                 "fraction_of_gemm_run": flops / run_s / gemm}
+                 "achieved_flops_per_s_run": flops_per_s(flops, run_s),
+                 "achieved_flops_per_s_process": flops_per_s(flops, jax_side["process_s"]),
+                 "fraction_of_gemm_run": fraction_of_gemm(flops, run_s, gemm)}
         results["cases"][case] = entry
         rows.append((case, f"{configs} x {seeds}", f"{numpy_s:.2f}", f"{jax_side['process_s']:.2f}",
                      f"{jax_side['compile_s']:.2f}", f"{run_s:.2f}", f"{entry['speedup']:.1f}x",

@@ -11,8 +11,9 @@
 (b) Cold process: `python -m experiments.optimizers` for the 5 seed optimizers x 10 seeds,
     1000 steps, evaluations every 10 steps on all 10,000 test images, as a fresh process
     (interpreter start, imports, compiles and runs; its own data-loading time subtracted),
-    against the same 50 runs of the course code in NumPy (jaxdl.reference.course_numpy, float64,
-    the notebook's optimizer loops from tests/oracles/numpy_optimizers.py; seed s draws the same
+    against the same 50 runs of the course code in NumPy (`python -m jaxdl.bench.numpy_course
+    optimizers`: jaxdl.reference's course network and loop, float64, the notebook's optimizer
+    loops from jaxdl.reference.optimizers; seed s draws the same
     weights and batches on both sides, so their final accuracies are compared too), in a process
     without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they halve NumPy's matmul speed). --numpy-runs
     times fewer NumPy runs and scales. Acceptance: >= 3x.
@@ -26,8 +27,6 @@ import argparse
 import json
 import os
 import pathlib
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -35,9 +34,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import common, optimizers
 from jaxdl import optim, report
-from jaxdl.bench import gemm_flops_per_s, xla_flops
+from jaxdl.bench.flops import gemm_flops_per_s, xla_flops
+from jaxdl.bench.harness import REPO, flops_per_s, fraction_of_gemm, numpy_environment, python_module, spawn
+from jaxdl.course import optimizers
+from jaxdl.course.experiment import load_data
 from jaxdl.train.compile import compiler_options
 from jaxdl.train.run import Schedule
 from jaxdl.train.state import Batch, Task
@@ -68,16 +69,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=9, help="timed runs per program in (a); the best counts")
     parser.add_argument("--numpy-runs", type=int, default=None,
                         help="time this many of the 50 NumPy runs and scale (default: all 50)")
-    parser.add_argument("--numpy-child", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def step_times(args: argparse.Namespace) -> list[dict]:
     """(a): per-step microseconds of each hand-rolled transform and its optax twin, each in its own
     program built as the experiment builds it, and XLA's FLOP count of one train step of each."""
-    data = common.load_data(argparse.Namespace(dataset="mnist", data_dir=args.data_dir), test_limit=100)
+    data = load_mnist(args.data_dir, test_limit=100)
     schedule = Schedule(args.step_steps, COURSE_BATCH, args.step_steps)
-    model = optimizers.course_network(784, [40, 20], batchnorm=False)
+    model = optimizers.course_network(784, (40, 20), batchnorm=False)
     inputs = optimizers.course_seed_inputs(model, list(range(args.seeds)), schedule, data.train_images.shape[0])
     batch = Batch(jnp.zeros((COURSE_BATCH, 784)), jnp.zeros(COURSE_BATCH, jnp.int32))
     hparams = {spec: hp for hand, twin, hp in PAIRS for spec in (hand, twin)}
@@ -104,60 +104,27 @@ def step_times(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def numpy_child(runs: int, data_dir: str | None) -> dict:
-    """The first `runs` of the 50 (optimizer, seed) runs: the 2_4 loop (jaxdl.reference.course_training.train)
-    on the float64 course network with the notebook's optimizer loops, all in NumPy. Seed s is
-    np.random.RandomState(s) drawing the weights and then the batches, as jaxdl's seed s, so
-    the final test accuracies can be compared run by run."""
-    from jaxdl.data import load
-    from jaxdl.reference import course_numpy, course_training
-    from tests.oracles import numpy_optimizers
-
-    started = time.perf_counter()
-    train, test = load("mnist", data_dir)
-    x_train, x_test = train.images.reshape(-1, 784), test.images.reshape(-1, 784)
-    data_s = time.perf_counter() - started
-    started = time.perf_counter()
-    order = [(spec, seed) for seed in range(COMPARISON_SEEDS) for spec in optimizers.DEFAULT_OPTIMIZERS][:runs]
-    final = []
-    for spec, seed in order:
-        rng = np.random.RandomState(seed)
-        net = course_numpy.MultiLayerNet(784, [40, 20], 10, activation="sigmoid", weight_init_std=0.01, rng=rng)
-        curves = course_training.train(net, numpy_optimizers.make(spec), x_train, train.labels, x_test, test.labels,
-                                       COURSE_STEPS, COURSE_EVAL_EVERY, course_batches(rng, x_train.shape[0]),
-                                       train_accuracy="batch")
-        final.append({"optimizer": spec, "seed": seed, "final_test_accuracy": curves["test_accuracy"][-1]})
-    return {"runs": runs, "data_s": data_s, "loop_s": time.perf_counter() - started, "final": final}
-
-
-def course_batches(rng: np.random.RandomState, n: int):
-    """The course's batch draw, np.random.choice(train_size, batch_size), for every step."""
-    return lambda step: rng.choice(n, COURSE_BATCH)
-
-
-def spawn(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    """Run `command` from the repository root; (wall seconds, stdout)."""
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=pathlib.Path(__file__).resolve().parent.parent,
-                          check=True, capture_output=True, text=True)
-    return time.perf_counter() - started, done.stdout
+def load_mnist(data_dir: str | None, test_limit: int | None = None):
+    """MNIST as the experiment loads it (its first `test_limit` test images), through its own API."""
+    return load_data(optimizers.Config(data_dir=data_dir), test_limit=test_limit)
 
 
 def cold_process(args: argparse.Namespace) -> dict:
     """(b) and (c): the 50-run comparison as a fresh jaxdl process and as NumPy, and the FLOP rate achieved."""
     data_flags = ["--data-dir", args.data_dir] if args.data_dir else []
     with tempfile.TemporaryDirectory() as out:
-        wall, _ = spawn([sys.executable, "-m", "experiments.optimizers", "--seeds", str(COMPARISON_SEEDS),
-                         "--out", out, *data_flags], dict(os.environ))
+        wall = spawn(python_module("experiments.optimizers", "--seeds", str(COMPARISON_SEEDS), "--out", out,
+                                   *data_flags), cwd=REPO).wall_s
         result = json.loads((pathlib.Path(out) / "results.json").read_text())
     jax_s = wall - result["load_s"]
     total = COMPARISON_SEEDS * len(optimizers.DEFAULT_OPTIMIZERS)
     numpy_runs = min(args.numpy_runs or total, total)
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    numpy_wall, stdout = spawn([sys.executable, "-m", "experiments.bench_optimizers", "--numpy-child",
-                                str(numpy_runs), *data_flags], env)
-    child = json.loads(stdout.strip().splitlines()[-1])
-    numpy_s = (numpy_wall - child["data_s"]) * total / numpy_runs
+    numpy_process = spawn(python_module("jaxdl.bench.numpy_course", "optimizers", "--specs",
+                                        *optimizers.DEFAULT_OPTIMIZERS, "--seeds", str(COMPARISON_SEEDS),
+                                        "--runs", str(numpy_runs), "--steps", str(COURSE_STEPS), "--eval-every",
+                                        str(COURSE_EVAL_EVERY), *data_flags), env=numpy_environment(), cwd=REPO)
+    child = numpy_process.json()
+    numpy_s = (numpy_process.wall_s - child["data_s"]) * total / numpy_runs
     run_s = result["run_s"]
     jax_final = {r["optimizer"]: r["final_test_accuracy"] for r in result["runs"]}  # indexed by seed
     gap = max(abs(jax_final[f["optimizer"]][f["seed"]] - f["final_test_accuracy"]) for f in child["final"])
@@ -170,16 +137,17 @@ def cold_process(args: argparse.Namespace) -> dict:
         "numpy_runs_timed": numpy_runs, "numpy_s": numpy_s, "numpy_child": child,
         "max_final_accuracy_gap_vs_numpy": gap,  # the same runs (same seeds' weights and batches) in both
         "speedup": numpy_s / jax_s, "speedup_pass": numpy_s / jax_s >= 3,
-        "flops": flops, "gemm_flops_per_s": gemm, "flops_per_s_run": flops / run_s,
-        "fraction_of_gemm_run": flops / run_s / gemm, "fraction_pass": flops / run_s / gemm >= 0.4,
-        "flops_per_s_process": flops / jax_s,
+        "flops": flops, "gemm_flops_per_s": gemm, "flops_per_s_run": flops_per_s(flops, run_s),
+        "fraction_of_gemm_run": fraction_of_gemm(flops, run_s, gemm),
+        "fraction_pass": fraction_of_gemm(flops, run_s, gemm) >= 0.4,
+        "flops_per_s_process": flops_per_s(flops, jax_s),
     }
 
 
 def comparison_flops(spec: str) -> float:
     """XLA's FLOPs for one seed of `spec` in the comparison: 1000 train steps, 100 evaluations
     each on the step's batch and on the 10,000 test images."""
-    model = optimizers.course_network(784, [40, 20], batchnorm=False)
+    model = optimizers.course_network(784, (40, 20), batchnorm=False)
     task = Task(model, optim.create(spec), trainable="affine")
     state = task.init(jax.random.key(0), jnp.zeros((1, 784)))
     batch = Batch(jnp.zeros((COURSE_BATCH, 784)), jnp.zeros(COURSE_BATCH, jnp.int32))
@@ -214,9 +182,6 @@ def print_tables(results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if args.numpy_child is not None:
-        print(json.dumps(numpy_child(args.numpy_child, args.data_dir)))
-        return {}
     results = {"settings": {"seeds": args.seeds, "step_steps": args.step_steps, "repeats": args.repeats},
                "environment": report.environment(), "load_average_before": os.getloadavg()}
     if "step" in args.parts:

@@ -10,7 +10,7 @@ import pytest
 import jaxdl.chainer
 from jaxdl.models.alexnet import AlexNet
 from tests.conftest import FIXTURES
-from tests.oracles.alex_weights import ALEX_N_PARAMS, alex_inputs, chainer_alex_weights
+from tests.fixtures.alex_weights import ALEX_N_PARAMS, alex_inputs, chainer_alex_weights
 
 REF = np.load(FIXTURES / "alexnet.npz")
 REL_TOL = 1e-4

@@ -8,9 +8,9 @@ import pytest
 
 import jaxdl.chainer
 from jaxdl.chainer import ChainerFileError, layouts
+from jaxdl.reference import course_convnet
 from tests.conftest import FIXTURES
-from tests.oracles import numpy_nn
-from tests.oracles.alex_weights import ALEX_SHAPES, chainer_alex_weights
+from tests.fixtures.alex_weights import ALEX_SHAPES, chainer_alex_weights
 
 REF = np.load(FIXTURES / "alexnet.npz")
 SNAPSHOT_PREFIX = "updater/model:main/"
@@ -42,7 +42,8 @@ def test_conv_layout_computes_chainer_convolution():
     conv = nn.Conv(4, (3, 3), strides=2, padding=((1, 1), (1, 1)))
     params = {"kernel": layouts.conv_kernel_from_chainer(w), "bias": b}
     y = conv.apply({"params": params}, jnp.asarray(x.transpose(0, 2, 3, 1)))
-    expected = numpy_nn.conv2d(x, w, b, stride=2, pad=1)
+    expected = course_convnet.Convolution(w.astype(np.float64), b.astype(np.float64), stride=2, pad=1).forward(
+        x.astype(np.float64))
     np.testing.assert_allclose(np.asarray(y).transpose(0, 3, 1, 2), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(layouts.conv_kernel_to_chainer(params["kernel"]), w)
 

@@ -13,7 +13,7 @@ import pytest
 
 import jaxdl.optim
 from jaxdl.models.convnets import DEEP_PRE_NODE_NUMS, DeepConvNet, DoubleConvNet, SimpleConvNet, course_init
-from jaxdl.reference import course_convnet, course_training
+from jaxdl.reference import course_convnet, optimizers
 from jaxdl.train.state import Batch, Task
 from jaxdl.train.step import make_loss_fn, make_train_step
 
@@ -85,7 +85,8 @@ def test_deep_convnet_forward_matches_the_book_in_both_modes():
 def test_one_adam_step_matches_the_book():
     task, state, book, x, t = setup("simple", seed=3)
     state, _ = jax.jit(make_train_step(task))(state, Batch(jnp.asarray(x), jnp.asarray(t)))
-    course_training.Adam(0.001).update(book.params, book.gradient(x.transpose(0, 3, 1, 2).astype(np.float64), t))
+    adam = optimizers.make("course:adam", learning_rate=0.001)
+    adam.update(book.params, book.gradient(x.transpose(0, 3, 1, 2).astype(np.float64), t))
     for key, value in course_convnet.from_flax(state.params).items():
         close(value, book.params[key], rtol=1e-5)
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from experiments import batch_norm, bench_course_numpy, convnets, overfitting
+from experiments import batch_norm, convnets, overfitting
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -72,16 +72,3 @@ def test_bad_flags_are_named(tmp_path, capsys, main, flags, message):
     with pytest.raises((SystemExit, ValueError)) as error:
         main(["--out", str(tmp_path), *flags])
     assert message in capsys.readouterr().err + str(error.value)
-
-
-def test_numpy_bench_worker(mnist_dir, capsys):
-    config = {"kind": "mlp", "name": "l1", "hidden": [16, 16], "activation": "relu", "weight_init": "He",
-              "batchnorm": False, "dropout": 0.1, "weight_decay": 0.0, "l1": 0.005, "trainable": "hidden_affine",
-              "optimizer": "sgd", "learning_rate": 0.1}
-    result = bench_course_numpy.main(["--configs", json.dumps([config, {**config, "name": "adam", "l1": 0.0,
-                                                                        "trainable": "all", "optimizer": "adam"}]),
-                                      "--steps", "20", "--train-size", "300", "--test-size", "500",
-                                      "--data-dir", str(mnist_dir)])
-    assert json.loads(capsys.readouterr().out) == result
-    assert [r["name"] for r in result["runs"]] == ["l1", "adam"]
-    assert all(r["seconds"] > 0 and 0 <= r["final_test_accuracy"] <= 1 for r in result["runs"])

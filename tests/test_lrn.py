@@ -1,4 +1,4 @@
-"""jaxdl.nn.lrn against Chainer 7.8.1 (fixtures) and the NumPy oracle (tests/oracles/numpy_nn.py)."""
+"""jaxdl.nn.lrn against Chainer 7.8.1 (fixtures) and the NumPy oracle (jaxdl.reference.chainer_numpy)."""
 
 import jax
 import jax.numpy as jnp
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from jaxdl.nn.lrn import local_response_normalization
+from jaxdl.reference import chainer_numpy
 from tests.conftest import FIXTURES
-from tests.oracles import numpy_nn
 
 LRN = np.load(FIXTURES / "lrn.npz")
 CASES = range(int(LRN["n_cases"]))
@@ -41,8 +41,8 @@ def test_matches_numpy_oracle_nhwc(n, k, alpha, beta, channels):
     gy = rng.standard_normal(x.shape).astype(np.float32)
     y, gx = value_and_input_grad(x, gy, axis=-1, n=n, k=k, alpha=alpha, beta=beta)
     to_nchw, to_nhwc = (0, 3, 1, 2), (0, 2, 3, 1)
-    y_ref = numpy_nn.lrn(x.transpose(to_nchw), n, k, alpha, beta).transpose(to_nhwc)
-    gx_ref = numpy_nn.lrn_grad(x.transpose(to_nchw), gy.transpose(to_nchw), n, k, alpha, beta).transpose(to_nhwc)
+    y_ref = chainer_numpy.lrn(x.transpose(to_nchw), n, k, alpha, beta).transpose(to_nhwc)
+    gx_ref = chainer_numpy.lrn_grad(x.transpose(to_nchw), gy.transpose(to_nchw), n, k, alpha, beta).transpose(to_nhwc)
     np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(gx, gx_ref, rtol=1e-5, atol=1e-6)
 
@@ -52,8 +52,8 @@ def test_jit_and_grad_of_a_scalar_loss():
     loss = jax.jit(jax.grad(lambda v: jnp.sum(local_response_normalization(v, alpha=0.5) ** 2)))
     gx = np.asarray(loss(x))
     x64 = np.asarray(x).transpose(0, 3, 1, 2)
-    y64 = numpy_nn.lrn(x64, 5, 2.0, 0.5, 0.75)
-    ref = numpy_nn.lrn_grad(x64, 2 * y64, 5, 2.0, 0.5, 0.75).transpose(0, 2, 3, 1)
+    y64 = chainer_numpy.lrn(x64, 5, 2.0, 0.5, 0.75)
+    ref = chainer_numpy.lrn_grad(x64, 2 * y64, 5, 2.0, 0.5, 0.75).transpose(0, 2, 3, 1)
     np.testing.assert_allclose(gx, ref, rtol=1e-5, atol=1e-6)
 
 
@@ -61,7 +61,7 @@ def test_bfloat16_input_keeps_its_dtype():
     x = np.random.default_rng(1).standard_normal((1, 2, 2, 8)).astype(np.float32)
     y = local_response_normalization(jnp.asarray(x, jnp.bfloat16), alpha=0.5)
     assert y.dtype == jnp.bfloat16
-    ref = numpy_nn.lrn(x.transpose(0, 3, 1, 2), 5, 2.0, 0.5, 0.75).transpose(0, 2, 3, 1)
+    ref = chainer_numpy.lrn(x.transpose(0, 3, 1, 2), 5, 2.0, 0.5, 0.75).transpose(0, 2, 3, 1)
     np.testing.assert_allclose(np.asarray(y, np.float32), ref, rtol=2e-2, atol=2e-2)
 
 

@@ -1,6 +1,6 @@
 """Replay the gradients recorded from Chainer 7.8.1 through jaxdl.optim's chainer family.
 
-The fixture comes from tests/oracles/make_chainer_optimizer_fixtures.py (run in a Chainer venv);
+The fixture comes from tests/fixtures/make_chainer_optimizer_fixtures.py (run in a Chainer venv);
 it stores Chainer's own arguments, which are mapped here to jaxdl's names.
 """
 

@@ -5,7 +5,7 @@ import optax
 import pytest
 
 import jaxdl.optim
-from tests.oracles import numpy_optimizers as oracle
+from jaxdl.reference import optimizers as oracle
 
 STEPS = 60
 SPECS = sorted(oracle.DEFAULTS)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import jaxdl.optim
-from tests.oracles.numpy_optimizers import DEFAULTS
+from jaxdl.reference.optimizers import DEFAULTS
 
 NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 HYPERPARAMETERS = {"learning_rate", "momentum", "decay_rate", "beta1", "beta2", "eps"}

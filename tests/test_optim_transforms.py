@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import jaxdl.optim
-from tests.oracles.numpy_optimizers import DEFAULTS
+from jaxdl.reference.optimizers import DEFAULTS
 
 SPECS = sorted(DEFAULTS)
 STEPS = 3

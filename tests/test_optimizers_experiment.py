@@ -13,11 +13,11 @@ import pytest
 from experiments import optimizers as optimizers_cli
 from jaxdl import optim
 from jaxdl.course import optimizers
-from jaxdl.reference import course_numpy
+from jaxdl.reference import course_numpy, course_training
+from jaxdl.reference import optimizers as numpy_optimizers
 from jaxdl.train.compile import compile_and_run
 from jaxdl.train.run import Data, Schedule
 from jaxdl.train.state import Task
-from tests.oracles import numpy_optimizers
 
 REPO = optimizers_cli.__file__.rsplit("/experiments/", 1)[0]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -96,22 +96,20 @@ def tiny_data(n_train=64, n_test=40, features=12, seed=0) -> Data:
 
 
 def numpy_seed_loop(seed: int, opt, data: Data, schedule: Schedule) -> dict:
-    """The seed's 2_4 loop in float64 NumPy after np.random.seed(seed): the course network draws its
-    weights, each step draws its batch with np.random.choice, takes the gradient and `opt.update`s
-    W and b; evals every eval_every steps."""
+    """The seed's 2_4 loop in float64 NumPy after np.random.seed(seed): the course network (W and b
+    only, no batch norm) draws its weights, each step draws its batch with np.random.choice, takes
+    the gradient and `opt.update`s the parameters; evals every eval_every steps."""
     rng = np.random.RandomState(seed)
     net = course_numpy.MultiLayerNet(12, [8, 6], 10, activation="sigmoid", weight_init_std=0.01, rng=rng)
-    affine = {key: net.params[key] for key in course_numpy.affine_keys(net.params)}  # same arrays, updated in place
-    x, t = np.asarray(data.train_images), np.asarray(data.train_labels)
-    curves = {"loss": [], "test_accuracy": [], "batch_accuracy": []}
-    for step in range(schedule.steps):
-        idx = rng.choice(x.shape[0], schedule.batch_size)
-        grads = net.gradient(x[idx], t[idx])
-        curves["loss"].append(net.train_loss)
-        opt.update(affine, grads)
-        if (step + 1) % schedule.eval_every == 0:
-            curves["test_accuracy"].append(net.accuracy(np.asarray(data.test_images), np.asarray(data.test_labels)))
-            curves["batch_accuracy"].append(net.accuracy(x[idx], t[idx]))
+    assert list(net.params) == numpy_optimizers.affine_keys(net.params)
+    x, t, x_test, t_test = (np.asarray(a) for a in (data.train_images, data.train_labels, data.test_images,
+                                                    data.test_labels))
+
+    def batch(step: int) -> np.ndarray:
+        return rng.choice(x.shape[0], schedule.batch_size)
+
+    curves = course_training.train(net, opt, x, t, x_test, t_test, schedule.steps, schedule.eval_every, batch,
+                                   train_accuracy="batch", loss="train_forward")
     curves["params"] = net.params
     return curves
 
@@ -124,7 +122,7 @@ def at(tree, index):
 def assert_matches_numpy(history, final_params, oracle: dict, label: str) -> None:
     np.testing.assert_allclose(history.step_loss, oracle["loss"], rtol=2e-5, err_msg=label)
     np.testing.assert_allclose(history.test_accuracy, oracle["test_accuracy"], atol=1 / 40, err_msg=label)  # a tie
-    np.testing.assert_allclose(history.batch_accuracy, oracle["batch_accuracy"], atol=1 / 5, err_msg=label)
+    np.testing.assert_allclose(history.batch_accuracy, oracle["train_accuracy"], atol=1 / 5, err_msg=label)
     for key, value in course_numpy.from_flax({"params": final_params}).items():
         np.testing.assert_allclose(value, oracle["params"][key], rtol=1e-4, atol=1e-6, err_msg=f"{label} {key}")
 

@@ -1,8 +1,8 @@
 """L2, L1, dropout (course and inverted) and the course's hidden-layer-only cells, against NumPy.
 
 Oracles: jaxdl.reference.course_numpy (the course's MultiLayerNet with hand-written backward),
-jaxdl.reference.course_training.CourseCell (the 2_5 notebook's L1/L2 loops) and
-tests/oracles/chainer_dropout.py (Chainer's inverted dropout); the penalties also against
+jaxdl.reference.optimizers.CourseCell (the 2_5 notebook's L1/L2 loops) and
+jaxdl.reference.chainer_numpy (Chainer's inverted dropout); the penalties also against
 jaxdl.optim's gradient transforms, an independent implementation.
 """
 
@@ -16,10 +16,11 @@ import jaxdl.optim
 from jaxdl.data.sampling import course_indices
 from jaxdl.models import MultiLayerNet
 from jaxdl.reference import course_numpy, course_training
+from jaxdl.reference.chainer_numpy import use_inverted_dropout
+from jaxdl.reference.optimizers import CourseCell
 from jaxdl.train.run import Data, Schedule, make_run
 from jaxdl.train.state import Batch, Task, trained_layers
 from jaxdl.train.step import make_eval_step, make_loss_fn, make_train_step
-from tests.oracles.chainer_dropout import use_inverted_dropout
 
 IN, HIDDEN, OUT, N = 20, (12, 9, 7), 10, 16
 
@@ -97,7 +98,7 @@ def test_loss_penalty_equals_the_gradient_transform(penalty, transform):
 def test_course_cells_update_hidden_layers_only(lr, l2, l1, dropout):
     """Task(trainable='hidden_affine') against the 2_5 notebook's loop; the output layer never moves."""
     task, state, oracle = build(dropout=dropout, lr=lr, weight_decay=l2, l1=l1, trainable="hidden_affine")
-    cell = course_training.CourseCell(lr, len(HIDDEN), l2=l2, l1=l1)
+    cell = CourseCell(lr, len(HIDDEN), l2=l2, l1=l1)
     initial_hidden, initial_output = (np.asarray(state.params[k]["kernel"]) for k in ("affine1", "affine4"))
     step = jax.jit(make_train_step(task))
     for i in range(3):
@@ -124,7 +125,7 @@ def test_l1_cell_run_matches_the_notebook_loop():
     final, history = jax.jit(make_run(task, schedule, eval_train=True))(state, indices, data)
     x, t, x_test, t_test = (np.asarray(a) for a in data)
     curves = course_training.train(
-        oracle, course_training.CourseCell(0.1, len(HIDDEN), l1=0.005), x, t, x_test, t_test, 20, 10,
+        oracle, CourseCell(0.1, len(HIDDEN), l1=0.005), x, t, x_test, t_test, 20, 10,
         lambda step: indices[step], train_accuracy="set")
     np.testing.assert_array_equal(np.round(history.train_accuracy * 40),
                                   np.round(np.array(curves["train_accuracy"]) * 40))

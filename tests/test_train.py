@@ -12,7 +12,7 @@ import pytest
 import jaxdl.optim
 from jaxdl.data.sampling import course_indices
 from jaxdl.models.mlp import MultiLayerNet, course_init, init_variants
-from jaxdl.reference import course_numpy
+from jaxdl.reference import course_numpy, course_training, optimizers
 from jaxdl.train.grid import in_chunks, make_grid_program, seed_inputs
 from jaxdl.train.run import Data, Schedule, check_finite, make_run
 from jaxdl.train.state import Batch, Task
@@ -100,18 +100,12 @@ def test_grid_run_equals_the_course_numpy_code_with_the_same_seed():
     oracle = course_numpy.MultiLayerNet(12, [8, 6], 10, activation="sigmoid", weight_init_std="xavier",
                                         use_batchnorm=True, rng=rng)
     x, t = np.asarray(data.train_images), np.asarray(data.train_labels)
-    losses, test_acc, batch_acc = [], [], []
-    for step in range(20):
-        idx = rng.choice(64, 5)
-        grads = oracle.gradient(x[idx], t[idx])
-        losses.append(oracle.train_loss)
-        oracle.sgd_step(grads, 0.5, course_numpy.affine_keys(grads))
-        if (step + 1) % 10 == 0:
-            test_acc.append(oracle.accuracy(np.asarray(data.test_images), np.asarray(data.test_labels)))
-            batch_acc.append(oracle.accuracy(x[idx], t[idx]))
-    np.testing.assert_allclose(history.step_loss[0, 0], losses, rtol=1e-5)
-    np.testing.assert_array_equal(history.test_accuracy[0, 0], np.float32(test_acc))
-    np.testing.assert_array_equal(history.batch_accuracy[0, 0], np.float32(batch_acc))
+    x_test, t_test = np.asarray(data.test_images), np.asarray(data.test_labels)
+    curves = course_training.train(oracle, optimizers.AffineSGD(0.5), x, t, x_test, t_test, 20, 10,
+                                   lambda step: rng.choice(64, 5), train_accuracy="batch", loss="train_forward")
+    np.testing.assert_allclose(history.step_loss[0, 0], curves["loss"], rtol=1e-5)
+    np.testing.assert_array_equal(history.test_accuracy[0, 0], np.float32(curves["test_accuracy"]))
+    np.testing.assert_array_equal(history.batch_accuracy[0, 0], np.float32(curves["train_accuracy"]))
 
 
 def test_scanned_run_trains_on_the_given_indices():
@@ -124,8 +118,9 @@ def test_scanned_run_trains_on_the_given_indices():
     final, history = jax.jit(make_run(task, schedule))(task.state_from(variables, jax.random.key(0)), indices, data)
     oracle = course_numpy.MultiLayerNet(12, [8], 10, params=course_numpy.from_flax(variables))
     x, t = np.asarray(data.train_images), np.asarray(data.train_labels)
+    sgd = optimizers.SGD(0.2)
     for idx in indices:
-        oracle.sgd_step(oracle.gradient(x[idx], t[idx]), 0.2)
+        sgd.update(oracle.params, oracle.gradient(x[idx], t[idx]))
     for key, value in course_numpy.from_flax({"params": final.params}).items():
         np.testing.assert_allclose(value, oracle.params[key], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match=r"indices have shape \(5, 4\); the schedule needs"):

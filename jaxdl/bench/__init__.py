@@ -1,5 +1,11 @@
-"""Benchmark helpers: the machine's float32 matmul rate and XLA's FLOP counts."""
+"""The benchmarks' shared pieces; the benchmark CLIs are experiments/bench_*.py.
 
-from jaxdl.bench.flops import gemm_flops_per_s, xla_flops
+- harness: child processes and their JSON, the NumPy side's BLAS environment, best-of-N
+  timing, achieved FLOP rates (standard library only);
+- flops: XLA's FLOP counts and the measured float32 GEMM rate (imports JAX);
+- numpy_course: the NumPy side of bench_course, bench_grid and bench_optimizers, a child
+  process (`python -m jaxdl.bench.numpy_course`) that imports no JAX;
+- torch_alexnet: the PyTorch side of bench_alexnet, run by path under any Python with torch.
 
-__all__ = ["gemm_flops_per_s", "xla_flops"]
+Nothing is imported here, so a child that imports one module does not load JAX.
+"""

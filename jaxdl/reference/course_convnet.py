@@ -3,7 +3,9 @@
 Written from the book's common/util.py (im2col, col2im), common/layers.py (Convolution,
 Pooling, Affine) and the course's SimpleConvNet (2_6), DoubleConvNet (2_7) and the book's
 ch08 DeepConvNet (2_8), on NCHW arrays in float64 as the course runs. Relu, Dropout (the
-book's, not inverted) and SoftmaxWithLoss come from `course_numpy`.
+book's, not inverted) and SoftmaxWithLoss come from `course_numpy`. These are the references'
+only im2col, convolution and im2col pooling: the tests check them against Chainer's fixtures
+and use them as the oracle of jaxdl's convolution and course pooling.
 """
 
 import math
@@ -68,16 +70,20 @@ class Convolution:
 
 
 class Pooling:
-    """Max over each window of im2col's rows; backward to the window's np.argmax (first maximum)."""
+    """Max over each zero-padded window of im2col's rows; backward to the window's np.argmax (first maximum).
+
+    The book sizes the output as 1 + int((H - pool_h) / stride), ignoring the pad (its reshape
+    fails for pad > 0); this takes im2col's (H + 2 * pad - pool_h) // stride + 1, the same for
+    pad 0, and is otherwise the book's forward and backward.
+    """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0):
         self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
 
     def forward(self, x):
         n, c, h, w = x.shape
-        # The book sizes the output without the pad: 1 + int((H - pool_h) / stride).
-        out_h = int(1 + (h - self.pool_h) / self.stride)
-        out_w = int(1 + (w - self.pool_w) / self.stride)
+        out_h = (h + 2 * self.pad - self.pool_h) // self.stride + 1
+        out_w = (w + 2 * self.pad - self.pool_w) // self.stride + 1
         col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad).reshape(-1, self.pool_h * self.pool_w)
         self.x, self.arg_max = x, np.argmax(col, axis=1)
         return np.max(col, axis=1).reshape(n, out_h, out_w, c).transpose(0, 3, 1, 2)

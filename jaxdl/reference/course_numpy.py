@@ -1,10 +1,11 @@
-"""The course's MultiLayerNet and training loop in NumPy, layer by layer with hand-written backward.
+"""The course's MultiLayerNet in NumPy, layer by layer with hand-written backward.
 
 Written from the book's common/layers.py formulas (float64, as the course runs):
 Affine y = xW + b; Sigmoid; Relu; BatchNormalization (batch mean, biased variance,
 sqrt(var + 10e-7), running = 0.9 * running + 0.1 * batch, running starts at 0);
 Dropout (train x * mask with mask = rand > ratio, test x * (1 - ratio));
 SoftmaxWithLoss (loss -mean(log(y_t + 1e-7)), backward (y - onehot) / N).
+Its optimizers are `jaxdl.reference.optimizers`, its loop `jaxdl.reference.course_training.train`.
 """
 
 from collections.abc import Sequence
@@ -91,7 +92,7 @@ class Dropout:
         return dout * self.mask
 
 
-def softmax(x):
+def softmax(x: np.ndarray) -> np.ndarray:
     x = x - x.max(axis=1, keepdims=True)
     e = np.exp(x)
     return e / e.sum(axis=1, keepdims=True)
@@ -108,7 +109,7 @@ class SoftmaxWithLoss:
         return dx / len(self.t)
 
 
-def course_std(weight_init, fan_in: int) -> float:
+def course_std(weight_init: str | float, fan_in: int) -> float:
     """The course's __init_weight scale rule."""
     if str(weight_init).lower() in ("relu", "he"):
         return np.sqrt(2.0 / fan_in)
@@ -190,37 +191,8 @@ class MultiLayerNet:
                 grads[f"beta{i}"] = self.layers[f"BatchNorm{i}"].dbeta
         return grads
 
-    def sgd_step(self, grads: dict, lr: float, keys: Sequence[str] | None = None) -> None:
-        """params[key] -= lr * grads[key] in place (the layers hold the same arrays)."""
-        for key in keys if keys is not None else grads:
-            self.params[key] -= lr * grads[key]
 
-
-def affine_keys(params: dict) -> list[str]:
-    """The seed loop's ('W1', 'W2', 'W3', 'b1', 'b2', 'b3'): every W{i} and b{i}, no gamma/beta."""
-    return [k for k in params if k[0] in "Wb" and k[1:].isdigit()]
-
-
-def train_seed_loop(net: MultiLayerNet, x_train, t_train, x_test, t_test, steps: int, batch_size: int,
-                    lr: float, eval_every: int, rng: np.random.Generator, update: str = "affine") -> dict:
-    """The study text's Section 1 loop: batches with replacement, SGD on W/b only ('affine') or all.
-
-    Returns test and batch accuracy every `eval_every` steps and the per-step test-mode loss.
-    """
-    keys = affine_keys(net.params) if update == "affine" else list(net.params)
-    curves = {"loss": [], "test_accuracy": [], "batch_accuracy": []}
-    for i in range(steps):
-        mask = rng.choice(x_train.shape[0], batch_size)
-        x_batch, t_batch = x_train[mask], t_train[mask]
-        net.sgd_step(net.gradient(x_batch, t_batch), lr, keys)
-        curves["loss"].append(net.loss(x_batch, t_batch))
-        if (i + 1) % eval_every == 0:
-            curves["test_accuracy"].append(net.accuracy(x_test, t_test))
-            curves["batch_accuracy"].append(net.accuracy(x_batch, t_batch))
-    return curves
-
-
-def from_flax(variables: dict) -> dict:
+def from_flax(variables: dict) -> dict[str, np.ndarray]:
     """Course parameter names (W1, b1, gamma1, ...) from a jaxdl MultiLayerNet's variables."""
     out = {}
     for name, sub in variables["params"].items():

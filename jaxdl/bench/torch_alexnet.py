@@ -1,9 +1,9 @@
 """PyTorch side of experiments.bench_alexnet: Chainer's Alex train step in eager PyTorch.
 
-Runs in any Python that has torch and numpy (no jaxdl import), so bench_alexnet can start it
-with another interpreter (--torch-python). Prints one JSON object on stdout.
+Runs in any Python that has torch and numpy: it imports nothing from jaxdl, so bench_alexnet
+starts it by path with another interpreter (--torch-python). Prints one JSON object on stdout.
 
-    python -m experiments.bench_alexnet_torch --batch 32 --warmup 3 --steps 10
+    python jaxdl/bench/torch_alexnet.py --batch 32 --warmup 3 --steps 10
 """
 
 import argparse

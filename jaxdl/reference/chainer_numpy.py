@@ -1,8 +1,9 @@
-"""Straightforward NumPy (float64, explicit loops) versions of the Chainer functions jaxdl ports.
+"""Chainer functions that jaxdl ports, written in float64 NumPy from their definitions with explicit loops.
 
-Written from the functions' definitions, not from jaxdl's code: LRN from its formula with a
-hand-derived gradient, max pooling by scanning windows, convolution by im2col, all on
-Chainer's NCHW layout.
+Independent of jaxdl's code and of the book's im2col layers (`course_convnet`): local response
+normalization from its formula with a hand-derived gradient, max pooling by scanning each
+window with Chainer's -inf padding and cover_all sizes, and F.dropout's inverted scaling as a
+layer for `course_numpy` networks. All on Chainer's NCHW layout.
 """
 
 import numpy as np
@@ -47,9 +48,10 @@ def pooled_size(size: int, k: int, s: int, p: int, cover_all: bool) -> int:
     return out
 
 
-def max_pool(x: np.ndarray, gy: np.ndarray | None, k: int, s: int, p: int, cover_all: bool):
-    """(y, gx) of max pooling on NCHW with -inf outside the input; gx routes each gy to the first
-    maximum of its window in row-major order (None when gy is None)."""
+def max_pool(x: np.ndarray, gy: np.ndarray | None, k: int, s: int, p: int,
+             cover_all: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(y, gx) of Chainer's max_pooling_2d on NCHW by scanning windows, -inf outside the input; gx
+    routes each gy to the first maximum of its window in row-major order (None when gy is None)."""
     n, c, h, w = x.shape
     oh, ow = pooled_size(h, k, s, p, cover_all), pooled_size(w, k, s, p, cover_all)
     y = np.empty((n, c, oh, ow))
@@ -70,15 +72,29 @@ def max_pool(x: np.ndarray, gy: np.ndarray | None, k: int, s: int, p: int, cover
     return y, (gx if gy is not None else None)
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    """Chainer convolution_2d: x (N, C, H, W), w (O, C, kh, kw) -> (N, O, H', W') via im2col."""
-    n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
-    cols = np.empty((n, oh, ow, c, kh, kw))
-    for i in range(oh):
-        for j in range(ow):
-            cols[:, i, j] = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-    y = cols.reshape(n, oh, ow, -1) @ w.reshape(o, -1).T.astype(np.float64) + b
-    return y.transpose(0, 3, 1, 2)
+class InvertedDropout:
+    """Chainer's F.dropout: train y = x * mask / (1 - ratio); test y = x.
+
+    It takes the course Dropout's `next_mask` protocol, so `MultiLayerNet.set_dropout_masks`
+    replays masks drawn elsewhere.
+    """
+
+    def __init__(self, ratio: float):
+        self.ratio, self.next_mask = ratio, None
+
+    def forward(self, x: np.ndarray, train_flg: bool) -> np.ndarray:
+        if not train_flg:
+            return x
+        self.scale = np.asarray(self.next_mask, np.float64) / (1.0 - self.ratio)
+        self.next_mask = None
+        return x * self.scale
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout * self.scale
+
+
+def use_inverted_dropout(net) -> None:
+    """Replace every course Dropout layer of a course_numpy.MultiLayerNet by InvertedDropout."""
+    for name, layer in net.layers.items():
+        if name.startswith("Dropout"):
+            net.layers[name] = InvertedDropout(layer.ratio)
