@@ -19,7 +19,6 @@ XLA's defaults: with YNNPACK off, jaxlib 0.10.2 gets the whole network's gradien
 `XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= python -m pytest tests/test_alexnet.py`.
 """
 
-import argparse
 import importlib.util
 import json
 import os
@@ -33,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxdl.optim
+from jaxdl import cli
 from jaxdl.atomic import atomic_write
 from jaxdl.bench import harness
 from jaxdl.bench.flops import gemm_flops_per_s, xla_flops
@@ -202,18 +202,20 @@ def device_description() -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description="AlexNet train-step throughput, jaxdl vs PyTorch")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=10)
+    parser = cli.parser(__doc__, "bench_alexnet")
+    parser.add_argument("--batch", type=int, default=32, help="images per train step")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before each side's timed ones")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per side and round")
     parser.add_argument("--rounds", type=int, default=2, help="Alternating torch/jaxdl rounds")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="jaxdl computation dtype")
     parser.add_argument("--torch-python", help="Python with torch, for when this one has none")
-    parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument("--skip-torch", action="store_true", help="time the jaxdl side only")
     parser.add_argument("--breakdown", action="store_true",
                         help="Also time each convolution pass and the optimizer update alone")
     parser.add_argument("--out", type=pathlib.Path, help="Folder to write bench_alexnet.json into")
     args = parser.parse_args(argv)
+    print(f"bench_alexnet: batch {args.batch}, {args.dtype}, {args.rounds} rounds of {args.steps} steps"
+          + (f"; outputs in {args.out}" if args.out else ""), flush=True)
 
     info, run_jaxdl = jaxdl_runner(args.batch, args.dtype)
     jax_times, torch_times, torch_info = [], [], {"skipped": "--skip-torch"}
@@ -241,8 +243,9 @@ def main(argv: list[str] | None = None) -> dict:
         args.out.mkdir(parents=True, exist_ok=True)
         with atomic_write(args.out / "bench_alexnet.json", "w") as f:
             json.dump(results, f, indent=2)
+        cli.report_outputs(args.out)
     return results
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

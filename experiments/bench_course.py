@@ -23,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdl import report
+from jaxdl import cli, report
 from jaxdl.atomic import atomic_write
 from jaxdl.bench.flops import gemm_flops_per_s, xla_flops
 from jaxdl.bench.harness import flops_per_s, fraction_of_gemm, numpy_environment, python_module, spawn
@@ -84,11 +84,13 @@ EXPERIMENTS = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, required=True)
-    parser.add_argument("--data-dir", default=None)
+    parser = cli.parser(__doc__, "bench_course")
+    parser.add_argument("--out", type=pathlib.Path, required=True, default=argparse.SUPPRESS,
+                        help="folder for bench.json and bench.md")
+    parser.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per config in the jaxdl runs")
-    parser.add_argument("--experiments", nargs="+", choices=list(EXPERIMENTS), default=list(EXPERIMENTS))
+    parser.add_argument("--experiments", nargs="+", choices=list(EXPERIMENTS), default=list(EXPERIMENTS),
+                        help="experiments to time")
     parser.add_argument("--numpy-steps", type=int, nargs=3, default=[200, 200, 20], metavar=("BN", "OF", "CONV"),
                         help="NumPy steps timed per config for batch_norm, overfitting, convnets (then scaled)")
     parser.add_argument("--jax-args", default="", help="extra flags for every jaxdl CLI (e.g. for a quick check)")
@@ -153,6 +155,7 @@ def bench(name: str, args: argparse.Namespace, gemm: float) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    print(f"bench_course: {' '.join(args.experiments)}, {args.seeds} seeds; outputs in {args.out}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     gemm = gemm_flops_per_s()
     peak = gemm / 1e9
@@ -170,8 +173,9 @@ def main(argv=None) -> dict:
     with atomic_write(args.out / "bench.md", "w") as f:
         f.write(table)
     print(table)
+    cli.report_outputs(args.out)
     return summary
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -20,6 +20,7 @@ import pathlib
 import sys
 import time
 
+from jaxdl import cli
 from jaxdl.bench.harness import fastest, flops_per_s, fraction_of_gemm, numpy_environment, python_module, spawn
 
 CASES = {"grid": (12, 1), "grid_10_seeds": (12, 10), "one_config": (1, 1)}
@@ -27,11 +28,11 @@ ONE_CONFIG = ("relu", "He", False)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", type=pathlib.Path, default=None)
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser = cli.parser(__doc__, "bench_grid")
+    parser.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
+    parser.add_argument("--out", type=pathlib.Path, default=None, help="folder for bench_grid.json")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps per run")
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES), help="cases to time")
     parser.add_argument("--numpy-seeds", type=int, default=None,
                         help="time NumPy on this many seeds per config and scale to the case's seeds "
                              "(default: run them all)")
@@ -114,6 +115,8 @@ def main(argv=None) -> dict:
     if args.child:
         print(json.dumps(child_jax(args)))
         return {}
+    print(f"bench_grid: {' '.join(args.cases)}, {args.steps} steps, {args.repeats} repeats"
+          + (f"; outputs in {args.out}" if args.out else ""), flush=True)
     from jaxdl.bench.flops import gemm_flops_per_s
     from jaxdl.report import environment, markdown_table, write_json
 
@@ -151,8 +154,9 @@ def main(argv=None) -> dict:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(args.out / "bench_grid.json", results)
+        cli.report_outputs(args.out)
     return results
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

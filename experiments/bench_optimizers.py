@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import optim, report
+from jaxdl import cli, optim, report
 from jaxdl.bench.flops import gemm_flops_per_s, xla_flops
 from jaxdl.bench.harness import REPO, flops_per_s, fraction_of_gemm, numpy_environment, python_module, spawn
 from jaxdl.course import optimizers
@@ -59,7 +59,7 @@ COURSE_STEPS, COURSE_BATCH, COURSE_EVAL_EVERY, COMPARISON_SEEDS = 1000, 100, 10,
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, "bench_optimizers")
     parser.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="folder for bench_optimizers.json")
     parser.add_argument("--parts", nargs="+", choices=["step", "process"], default=["step", "process"],
@@ -182,6 +182,8 @@ def print_tables(results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    print(f"bench_optimizers: parts {' '.join(args.parts)}" + (f"; outputs in {args.out}" if args.out else ""),
+          flush=True)
     results = {"settings": {"seeds": args.seeds, "step_steps": args.step_steps, "repeats": args.repeats},
                "environment": report.environment(), "load_average_before": os.getloadavg()}
     if "step" in args.parts:
@@ -194,8 +196,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         report.write_json(args.out / "bench_optimizers.json", results)
+        cli.report_outputs(args.out)
     return results
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)
