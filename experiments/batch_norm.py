@@ -25,12 +25,7 @@ def parse_args(argv: list[str] | None = None):
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     configs = len(args.configs) if args.configs else "all"
-    cli.announce("batch_norm", args, f"{configs} configs x {args.seeds} seeds, {args.steps} steps")
-    from jaxdl.course import batch_norm
-
-    result = batch_norm.train_and_evaluate(cli.config_from(args, batch_norm.Config), args.out)
-    cli.report_outputs(args.out)
-    return result
+    return cli.train_and_report("batch_norm", args, f"{configs} configs x {args.seeds} seeds, {args.steps} steps")
 
 
 if __name__ == "__main__":

@@ -34,12 +34,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     nets = " ".join(args.nets) if args.nets else "simple double deep"
     steps = f"{args.steps} steps" if args.steps else "the course's steps"
-    cli.announce("convnets", args, f"{nets} x {args.seeds} seeds, {steps}")
-    from jaxdl.course import convnets
-
-    result = convnets.train_and_evaluate(cli.config_from(args, convnets.Config), args.out)
-    cli.report_outputs(args.out)
-    return result
+    return cli.train_and_report("convnets", args, f"{nets} x {args.seeds} seeds, {steps}")
 
 
 if __name__ == "__main__":

@@ -41,12 +41,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     sweep = ", with a learning-rate sweep" if args.lr_sweep else ""
     optimizers = len(args.optimizers) if args.optimizers else 5
-    cli.announce("optimizers", args, f"{optimizers} optimizers x {args.seeds} seeds, {args.steps} steps{sweep}")
-    from jaxdl.course import optimizers
-
-    result = optimizers.train_and_evaluate(cli.config_from(args, optimizers.Config), args.out)
-    cli.report_outputs(args.out)
-    return result
+    what = f"{optimizers} optimizers x {args.seeds} seeds, {args.steps} steps{sweep}"
+    return cli.train_and_report("optimizers", args, what)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,7 @@ def parse_args(argv: list[str] | None = None):
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     settings = len(args.settings) if args.settings else "all"
-    cli.announce("overfitting", args, f"{settings} settings x {args.seeds} seeds, {args.steps} steps")
-    from jaxdl.course import overfitting
-
-    result = overfitting.train_and_evaluate(cli.config_from(args, overfitting.Config), args.out)
-    cli.report_outputs(args.out)
-    return result
+    return cli.train_and_report("overfitting", args, f"{settings} settings x {args.seeds} seeds, {args.steps} steps")
 
 
 if __name__ == "__main__":

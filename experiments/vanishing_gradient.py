@@ -23,12 +23,7 @@ def parse_args(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    cli.announce("vanishing_gradient", args, f"12 configs x {args.seeds} seeds, {args.steps} steps")
-    from jaxdl.course import vanishing_gradient
-
-    result = vanishing_gradient.train_and_evaluate(cli.config_from(args, vanishing_gradient.Config), args.out)
-    cli.report_outputs(args.out)
-    return result
+    return cli.train_and_report("vanishing_gradient", args, f"12 configs x {args.seeds} seeds, {args.steps} steps")
 
 
 if __name__ == "__main__":

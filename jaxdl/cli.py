@@ -10,6 +10,7 @@ line at once; the experiment itself (and JAX) is imported after that.
 
 import argparse
 import dataclasses
+import importlib
 import pathlib
 import sys
 from collections.abc import Callable
@@ -56,6 +57,16 @@ def config_from(args: argparse.Namespace, config_class: type) -> Any:
 def announce(name: str, args: argparse.Namespace, what: str) -> None:
     """The first line of a run, printed before JAX starts: what runs and where its outputs go."""
     print(f"{name}: {what}; outputs in {args.out}", flush=True)
+
+
+def train_and_report(name: str, args: argparse.Namespace, what: str) -> dict[str, Any]:
+    """The course CLIs' main: announce `what` runs, then (importing JAX only now) run
+    jaxdl.course.<name>.train_and_evaluate on the Config built from `args`, and list the outputs."""
+    announce(name, args, what)
+    experiment = importlib.import_module(f"jaxdl.course.{name}")
+    result = experiment.train_and_evaluate(config_from(args, experiment.Config), args.out)
+    report_outputs(args.out)
+    return result
 
 
 def report_outputs(out: pathlib.Path) -> None:

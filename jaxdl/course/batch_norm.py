@@ -15,10 +15,18 @@ from typing import Any, NamedTuple
 
 import jaxdl.optim
 from jaxdl import report
-from jaxdl.course.experiment import CourseConfig, course_cell, final_stats, load_data, run_experiment, stats_cell
+from jaxdl.course.experiment import (
+    CourseConfig,
+    course_cell,
+    final_stats,
+    load_data,
+    run_experiment,
+    stats_cell,
+    train_each,
+)
 from jaxdl.models.mlp import MultiLayerNet, course_init
 from jaxdl.nn.batchnorm import CONVENTIONS
-from jaxdl.train.grid import SeededRuns, train_seeds
+from jaxdl.train.grid import SeededRuns
 from jaxdl.train.run import Data
 from jaxdl.train.state import Task
 
@@ -110,11 +118,8 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
 
     def train(data: Data) -> dict[str, Any]:
         configs = [BY_NAME[name] for name in config.configs]
-        runs = []
-        for bn in configs:
-            task = task_for(bn, config.hidden, config.lr)
-            runs.append(train_seeds(task, config.schedule, data, lambda rng, m=task.model: course_init(m, rng),
-                                    config.seed_list, bn.label, report.Progress(bn.label, config.steps)))
+        runs = train_each(config, data, [(bn.label, task_for(bn, config.hidden, config.lr), config.schedule)
+                                         for bn in configs], course_init)
         return summarize(config, configs, runs)
 
     return run_experiment(config, workdir, lambda: load_data(config), train, write_outputs)

@@ -20,10 +20,18 @@ from typing import Any, NamedTuple
 
 import jaxdl.optim
 from jaxdl import report
-from jaxdl.course.experiment import CourseConfig, course_cell, final_stats, load_data, run_experiment, stats_cell
+from jaxdl.course.experiment import (
+    CourseConfig,
+    course_cell,
+    final_stats,
+    load_data,
+    run_experiment,
+    stats_cell,
+    train_each,
+)
 from jaxdl.models.convnets import CONVNETS, course_init
 from jaxdl.nn.dropout import FORMS
-from jaxdl.train.grid import SEED_AXES, SeededRuns, train_seeds
+from jaxdl.train.grid import SEED_AXES, SeededRuns
 from jaxdl.train.run import Data, Schedule
 from jaxdl.train.state import Task
 
@@ -135,12 +143,9 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
     table.md and results.json into `workdir`; return the result."""
     def train(data: Data) -> dict[str, Any]:
         nets = [BY_NAME[name] for name in config.nets]
-        runs = []
-        for net in nets:
-            task, schedule = task_for(net, config.lr, config.dropout_form), config.schedule_for(net)
-            runs.append(train_seeds(task, schedule, data, lambda rng, m=task.model: course_init(m, rng),
-                                    config.seed_list, net.title, report.Progress(net.title, schedule.steps),
-                                    eval_train=config.train_accuracy == "set", seed_axis=config.seed_axis))
+        runs = train_each(config, data, [(net.title, task_for(net, config.lr, config.dropout_form),
+                                          config.schedule_for(net)) for net in nets], course_init,
+                          eval_train=config.train_accuracy == "set", seed_axis=config.seed_axis)
         return summarize(config, nets, runs, data)
 
     return run_experiment(config, workdir, lambda: load_data(config, *config.slices), train, write_outputs)

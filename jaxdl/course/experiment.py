@@ -8,6 +8,7 @@ programs (seeds vmapped or mapped), summarizes the curves and writes the outputs
 """
 
 import dataclasses
+import functools
 import os
 import pathlib
 import time
@@ -19,7 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import data, report
+from jaxdl.train.grid import SeededRuns, train_seeds
 from jaxdl.train.run import Data, Schedule
+from jaxdl.train.state import Task
 
 DATASETS = ("mnist", "fashion_mnist")
 
@@ -99,6 +102,17 @@ def course_cell(published: float | Sequence[float] | None, digits: str = ".3f") 
         return "-"
     values = [published] if isinstance(published, (int, float)) else list(published)
     return "-".join(dict.fromkeys(f"{v:{digits}}" for v in values))
+
+
+def train_each(config: CourseConfig, data: Data, runs: Sequence[tuple[str, Task, Schedule]],
+               init: Callable[[Any, np.random.RandomState], dict], eval_train: bool = False,
+               seed_axis: str = "vmap") -> list[SeededRuns]:
+    """Each (label, task, schedule) of `runs` trained from every seed of `config` (one compiled program
+    per task, `jaxdl.train.grid.train_seeds`), with a progress line; `init(model, rng)` draws a
+    network's initial variables from a seed's stream."""
+    return [train_seeds(task, schedule, data, functools.partial(init, task.model), config.seed_list, label,
+                        report.Progress(label, schedule.steps), eval_train, seed_axis)
+            for label, task, schedule in runs]
 
 
 def run_experiment(config: CourseConfig, workdir: str | os.PathLike, load: Callable[[], Data],

@@ -35,10 +35,11 @@ from jaxdl.course.experiment import (
     run_experiment,
     seed_stats,
     stats_cell,
+    train_each,
 )
 from jaxdl.models.mlp import MultiLayerNet, course_init
 from jaxdl.nn.dropout import FORMS
-from jaxdl.train.grid import SeededRuns, train_seeds
+from jaxdl.train.grid import SeededRuns
 from jaxdl.train.run import Data
 from jaxdl.train.state import Task
 
@@ -161,12 +162,8 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
 
     def train(data: Data) -> dict[str, Any]:
         settings = [BY_NAME[name] for name in config.settings]
-        runs = []
-        for setting in settings:
-            task = task_for(setting, config.hidden, config.dropout_form)
-            runs.append(train_seeds(task, config.schedule, data, lambda rng, m=task.model: course_init(m, rng),
-                                    config.seed_list, setting.name, report.Progress(setting.name, config.steps),
-                                    eval_train=True))
+        runs = train_each(config, data, [(s.name, task_for(s, config.hidden, config.dropout_form), config.schedule)
+                                         for s in settings], course_init, eval_train=True)
         return summarize(config, settings, runs)
 
     return run_experiment(config, workdir, lambda: load_data(config, train_limit=config.train_size), train,
