@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from jaxdl.atomic import check_output_folder
 from jaxdl.data import DATA_DIR_ENV  # NumPy only
 
 DATASETS = ("mnist", "fashion_mnist")
@@ -60,8 +61,9 @@ def announce(name: str, args: argparse.Namespace, what: str) -> None:
 
 
 def train_and_report(name: str, args: argparse.Namespace, what: str) -> dict[str, Any]:
-    """The course CLIs' main: announce `what` runs, then (importing JAX only now) run
+    """The course CLIs' main: check --out, announce `what` runs, then (importing JAX only now) run
     jaxdl.course.<name>.train_and_evaluate on the Config built from `args`, and list the outputs."""
+    check_output_folder(args.out, name)
     announce(name, args, what)
     experiment = importlib.import_module(f"jaxdl.course.{name}")
     result = experiment.train_and_evaluate(config_from(args, experiment.Config), args.out)

@@ -14,7 +14,7 @@ from jaxdl.data.sampling import course_indices
 from jaxdl.models.mlp import MultiLayerNet, course_init, init_variants
 from jaxdl.reference import course_numpy, course_training, optimizers
 from jaxdl.train.grid import in_chunks, make_grid_program, seed_inputs
-from jaxdl.train.run import Data, Schedule, check_finite, make_run
+from jaxdl.train.run import Data, Schedule, diverged_at, make_run
 from jaxdl.train.state import Batch, Task
 
 STRUCTURES = list(itertools.product(["sigmoid", "relu"], [False, True]))
@@ -160,15 +160,20 @@ def test_schedule_rejects_bad_values():
         Schedule(100, 0, 100).check()
 
 
-def test_nan_loss_is_reported_with_run_and_step():
+def test_divergence_is_the_first_non_finite_step():
     model = MultiLayerNet(12, (8,), activation="relu", weight_init="he")
     task = Task(model, optax.sgd(0.1))
     data = tiny_data()._replace(train_images=tiny_data().train_images.at[3:].set(jnp.nan))
     state = task.init(jax.random.key(0), jnp.zeros((1, 12)))
     indices = np.arange(32, dtype=np.int32).reshape(4, 8)  # the NaN rows come in at step 1
-    _, history = jax.jit(make_run(task, Schedule(4, 8, 2)))(state, indices, data)
-    with pytest.raises(FloatingPointError, match=r"'relu, He' .* step 1; lower the learning rate"):
-        check_finite(jax.tree.map(lambda a: a[None, None], history), ["relu, He"])
+    final, history = jax.jit(make_run(task, Schedule(4, 8, 2)))(state, indices, data)
+    assert diverged_at(history.step_loss) == 1  # the NaN rows come in at step 1
+    assert diverged_at(history.step_loss, final.params) == 1
+    finite = np.ones((2, 3, 4), np.float32)
+    assert diverged_at(finite).tolist() == [[0, 0, 0], [0, 0, 0]]
+    params = {"w": np.ones((2, 3, 5), np.float32)}
+    params["w"][1, 2, 4] = np.inf  # loss finite throughout, parameters not: diverged in the last update
+    assert diverged_at(finite, params).tolist() == [[0, 0, 0], [0, 0, 4]]
 
 
 def test_task_rejects_unknown_names():

@@ -18,6 +18,8 @@ from jaxdl import report
 from jaxdl.course.experiment import (
     CourseConfig,
     course_cell,
+    divergence,
+    divergence_note,
     final_stats,
     load_data,
     run_experiment,
@@ -80,8 +82,9 @@ def summarize(config: Config, configs: list[BatchNormConfig], runs: list[SeededR
             "gamma_beta": None if bn.batchnorm is None else ("frozen" if bn.trainable == "affine" else "learned"),
             "test_accuracy": history.test_accuracy, "batch_accuracy": history.batch_accuracy,
             "test_loss": history.test_loss, "batch_loss": history.batch_loss, "step_loss": history.step_loss,
-            **final_stats(history.test_accuracy, "test_accuracy"),
-            **final_stats(history.batch_accuracy, "batch_accuracy"),
+            **divergence(bn.label, run.diverged_at),
+            **final_stats(history.test_accuracy, "test_accuracy", run.diverged_at),
+            **final_stats(history.batch_accuracy, "batch_accuracy", run.diverged_at),
             "course_range": COURSE_RANGE if bn.name == COURSE_CONFIG else None,
             "compile_s": run.compile_s, "run_s": run.run_s,
         })
@@ -100,7 +103,7 @@ def write_outputs(workdir: pathlib.Path, result: dict[str, Any]) -> None:
 
     workdir.mkdir(parents=True, exist_ok=True)
     runs, seeds, steps = result["runs"], len(result["settings"]["seeds"]), result["eval_steps"]
-    panels = [(f"{r['label']} ({r['final_test_accuracy_mean']:.3f})",
+    panels = [(f"{r['label']} ({r['final_test_accuracy_mean']:.3f}){divergence_note(r)}",
                {"training set (batch)": r["batch_accuracy"], "test set": r["test_accuracy"]}) for r in runs]
     figures.panel_grid(panels, steps, workdir / "figure.png", columns=3)
     figures.panel_grid([("test accuracy, all configs", {r["label"]: r["test_accuracy"] for r in runs})],
@@ -122,4 +125,4 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
                                          for bn in configs], course_init)
         return summarize(config, configs, runs)
 
-    return run_experiment(config, workdir, lambda: load_data(config), train, write_outputs)
+    return run_experiment("batch_norm", config, workdir, lambda: load_data(config), train, write_outputs)

@@ -23,6 +23,8 @@ from jaxdl import report
 from jaxdl.course.experiment import (
     CourseConfig,
     course_cell,
+    divergence,
+    divergence_note,
     final_stats,
     load_data,
     run_experiment,
@@ -105,7 +107,9 @@ def summarize(config: Config, nets: list[Net], runs: list[SeededRuns], data: Dat
             **net._asdict(), "steps": schedule.steps, "eval_steps": schedule.eval_steps,
             "train_accuracy": train, "test_accuracy": history.test_accuracy, "test_loss": history.test_loss,
             "step_loss": history.step_loss,
-            **final_stats(train, "train_accuracy"), **final_stats(history.test_accuracy, "test_accuracy"),
+            **divergence(net.title, run.diverged_at),
+            **final_stats(train, "train_accuracy", run.diverged_at),
+            **final_stats(history.test_accuracy, "test_accuracy", run.diverged_at),
             "compile_s": run.compile_s, "run_s": run.run_s,
         })
     return {
@@ -128,7 +132,7 @@ def write_outputs(workdir: pathlib.Path, result: dict[str, Any]) -> None:
                    else "train (batch)")
     test_label = f"test ({settings['test_size']} images)"
     for r in result["runs"]:
-        figures.panel_grid([(f"{r['title']} ({r['final_test_accuracy_mean']:.3f})",
+        figures.panel_grid([(f"{r['title']} ({r['final_test_accuracy_mean']:.3f}){divergence_note(r)}",
                              {train_label: r["train_accuracy"], test_label: r["test_accuracy"]})],
                            r["eval_steps"], workdir / f"figure_{r['name']}.png", columns=1)
     rows = [(r["title"], r["steps"], stats_cell(r, "final_train_accuracy", seeds),
@@ -148,4 +152,4 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
                           eval_train=config.train_accuracy == "set", seed_axis=config.seed_axis)
         return summarize(config, nets, runs, data)
 
-    return run_experiment(config, workdir, lambda: load_data(config, *config.slices), train, write_outputs)
+    return run_experiment("convnets", config, workdir, lambda: load_data(config, *config.slices), train, write_outputs)

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import os
 import pathlib
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import data, report
+from jaxdl.atomic import atomic_folder, check_output_folder, remove_leftovers
 from jaxdl.train.grid import SeededRuns, train_seeds
 from jaxdl.train.run import Data, Schedule
 from jaxdl.train.state import Task
@@ -77,22 +79,50 @@ def load_data(config: CourseConfig, train_limit: int | None = None, test_limit: 
                 jnp.asarray(test.images[:test_limit]), jnp.asarray(test.labels[:test_limit]))
 
 
-def seed_stats(per_seed: np.ndarray, name: str) -> dict[str, float]:
+def seed_stats(per_seed: np.ndarray, name: str, diverged_at: np.ndarray | None = None) -> dict[str, float]:
     """{"<name>_mean", "<name>_std"}: mean and population std over seeds of one value per seed, in
-    float64 (the tables print these)."""
+    float64 (the tables print these), over the seeds that did not diverge (`diverged_at` 0); NaN
+    (null in results.json) when every seed diverged."""
     values = np.asarray(per_seed, np.float64)
+    if diverged_at is not None:
+        values = values[np.asarray(diverged_at) == 0]
+    if values.size == 0:
+        return {f"{name}_mean": float("nan"), f"{name}_std": float("nan")}
     return {f"{name}_mean": float(values.mean()), f"{name}_std": float(values.std())}
 
 
-def final_stats(curves: np.ndarray, name: str) -> dict[str, float]:
+def final_stats(curves: np.ndarray, name: str, diverged_at: np.ndarray | None = None) -> dict[str, float]:
     """`seed_stats` of the last point of each seed's curve ([seeds, points]) as "final_<name>_mean/std"."""
-    return seed_stats(np.asarray(curves)[:, -1], f"final_{name}")
+    return seed_stats(np.asarray(curves)[:, -1], f"final_{name}", diverged_at)
+
+
+def divergence(label: str, diverged_at: np.ndarray) -> dict[str, Any]:
+    """{"diverged_at_step": per seed the step its loss or parameters went non-finite, None if never},
+    and a line on stderr naming `label` and the seeds that diverged."""
+    steps = [int(step) or None for step in np.asarray(diverged_at)]
+    diverged = [(seed, step) for seed, step in enumerate(steps) if step]
+    if diverged:
+        where = ", ".join(f"seed index {seed} at step {step}" for seed, step in diverged)
+        print(f"warning: {label} diverged (non-finite loss or parameters): {where}", file=sys.stderr, flush=True)
+    return {"diverged_at_step": steps}
+
+
+def divergence_note(run: dict[str, Any]) -> str:
+    """'' when no seed of `run` diverged; else ' (k/S diverged)' for a table cell or figure title."""
+    steps = run.get("diverged_at_step") or []
+    count = sum(step is not None for step in steps)
+    return f" ({count}/{len(steps)} diverged)" if count else ""
 
 
 def stats_cell(run: dict[str, Any], name: str, seeds: int) -> str:
-    """The table cell of the `seed_stats` stored in `run` under `name`: 'mean ± std', or the value for one seed."""
+    """The table cell of the `seed_stats` stored in `run` under `name`: 'mean ± std', or the value for
+    one seed; with diverged seeds, the statistics of the others and '(k/S diverged)', or
+    'diverged at step k' when every seed diverged."""
     mean, std = run[f"{name}_mean"], run[f"{name}_std"]
-    return f"{mean:.3f}" if seeds == 1 else f"{mean:.3f} ± {std:.3f}"
+    if not np.isfinite(mean):
+        return f"diverged at step {min(step for step in run['diverged_at_step'] if step)}"
+    finite = seeds - sum(step is not None for step in run.get("diverged_at_step") or [])
+    return (f"{mean:.3f}" if finite == 1 else f"{mean:.3f} ± {std:.3f}") + divergence_note(run)
 
 
 def course_cell(published: float | Sequence[float] | None, digits: str = ".3f") -> str:
@@ -110,22 +140,27 @@ def train_each(config: CourseConfig, data: Data, runs: Sequence[tuple[str, Task,
     """Each (label, task, schedule) of `runs` trained from every seed of `config` (one compiled program
     per task, `jaxdl.train.grid.train_seeds`), with a progress line; `init(model, rng)` draws a
     network's initial variables from a seed's stream."""
-    return [train_seeds(task, schedule, data, functools.partial(init, task.model), config.seed_list, label,
+    return [train_seeds(task, schedule, data, functools.partial(init, task.model), config.seed_list,
                         report.Progress(label, schedule.steps), eval_train, seed_axis)
             for label, task, schedule in runs]
 
 
-def run_experiment(config: CourseConfig, workdir: str | os.PathLike, load: Callable[[], Data],
+def run_experiment(name: str, config: CourseConfig, workdir: str | os.PathLike, load: Callable[[], Data],
                    train: Callable[[Data], dict[str, Any]],
                    write: Callable[[pathlib.Path, dict[str, Any]], None]) -> dict[str, Any]:
-    """The course experiments' skeleton: check `config`, `load()` the data, `train(data)` (a result
-    dict holding at least compile_s and run_s), add the timings and the environment, `write` the
-    outputs into `workdir`, and return the result."""
+    """The course experiments' skeleton: check `config` and `workdir` (a new or empty folder, or an
+    earlier output of experiment `name`), remove what killed runs left there, `load()` the data,
+    `train(data)` (a result dict holding at least compile_s and run_s), add the timings and the
+    environment, `write` the outputs into a staging folder that then replaces `workdir` as a whole,
+    and return the result."""
     config.check()
+    check_output_folder(workdir, name)
+    remove_leftovers(workdir)
     started = time.perf_counter()
     data = jax.block_until_ready(load())
     load_s = time.perf_counter() - started
     result = train(data)
     result.update(load_s=load_s, wall_s=time.perf_counter() - started, environment=report.environment())
-    write(pathlib.Path(workdir), result)
+    with atomic_folder(workdir) as staging:
+        write(staging, result)
     return result

@@ -29,12 +29,12 @@ import numpy as np
 import optax
 
 from jaxdl import optim, report
-from jaxdl.course.experiment import CourseConfig, load_data, run_experiment
+from jaxdl.course.experiment import CourseConfig, divergence, load_data, run_experiment
 from jaxdl.course.optimizers_report import write_outputs
 from jaxdl.models.mlp import MultiLayerNet, course_init
 from jaxdl.train.compile import compile_and_run
 from jaxdl.train.grid import SeedInputs, make_grid_program, seed_inputs
-from jaxdl.train.run import Data, History, Schedule, check_finite, make_run
+from jaxdl.train.run import Data, History, Schedule, diverged_at, make_run
 from jaxdl.train.state import Task, TrainState
 
 DEFAULT_OPTIMIZERS = ("notebook:sgd", "notebook:momentum", "notebook:adagrad", "notebook:rmsprop", "notebook:adam")
@@ -161,7 +161,8 @@ def steps_to_target(test_accuracy: np.ndarray, eval_steps: np.ndarray, target: f
 def run_comparison(config: Config, model: MultiLayerNet, data: Data) -> dict[str, Any]:
     """Train every optimizer on every seed: {"runs": one record per optimizer, "compile_s", "run_s"}.
 
-    Raises FloatingPointError if a run's loss goes NaN or infinite.
+    A seed whose loss or parameters go non-finite is recorded in its optimizer's record
+    ("diverged_at_step") and left out of the final statistics; the other runs are unaffected.
     """
     hparams, schedule = config.hparams, config.schedule
     tasks = {spec: Task(model, optim.create(spec, **hparams[spec]), trainable=config.update)
@@ -172,21 +173,27 @@ def run_comparison(config: Config, model: MultiLayerNet, data: Data) -> dict[str
     outputs, compile_s, run_s = compile_and_run(program, inputs, data)
     runs = []
     for spec in config.optimizers:  # the program's output dict comes back in sorted key order
-        history = jax.tree.map(np.asarray, outputs[spec][1])
-        check_finite(jax.tree.map(lambda a: a[:, None], history), [spec])
-        runs.append(summarize_run(spec, hparams[spec], history, schedule, config.target))
+        states, history = outputs[spec]
+        history = jax.tree.map(np.asarray, history)
+        diverged = diverged_at(history.step_loss, states.params)
+        runs.append(summarize_run(spec, hparams[spec], history, diverged, schedule, config.target))
     return {"runs": runs, "compile_s": compile_s, "run_s": run_s}
 
 
-def summarize_run(spec: str, hparams: dict[str, float], history: History, schedule: Schedule, target: float) -> dict:
-    """The record of one optimizer: curves per seed, final accuracy statistics, steps to `target`,
-    and the course's published numbers (when the spec runs with its default hyperparameters)."""
+def summarize_run(spec: str, hparams: dict[str, float], history: History, diverged: np.ndarray,
+                  schedule: Schedule, target: float) -> dict:
+    """The record of one optimizer: curves per seed, the seeds that diverged, final accuracy statistics
+    of the others (NaN when all diverged), steps to `target`, and the course's published numbers
+    (when the spec runs with its default hyperparameters)."""
     final = history.test_accuracy[:, -1]
+    kept = final[diverged == 0].astype(np.float64)
+    median, low, high = (np.median(kept), kept.min(), kept.max()) if kept.size else (np.nan,) * 3
     return {
         "optimizer": spec, "hparams": hparams, "formula": optim.describe(spec, **hparams),
         **{name: curve for name, curve in history._asdict().items() if curve is not None},
-        "final_test_accuracy": final, "final_test_accuracy_median": float(np.median(final)),
-        "final_test_accuracy_min": float(final.min()), "final_test_accuracy_max": float(final.max()),
+        **divergence(spec, diverged),
+        "final_test_accuracy": final, "final_test_accuracy_median": float(median),
+        "final_test_accuracy_min": float(low), "final_test_accuracy_max": float(high),
         "steps_to_target": steps_to_target(history.test_accuracy, schedule.eval_steps, target),
         "course": None if hparams else COURSE_RESULTS.get(spec),
     }
@@ -205,8 +212,9 @@ def run_sweep(config: Config, model: MultiLayerNet, data: Data) -> dict[str, Any
     outputs, compile_s, run_s = compile_and_run(program, inputs, rates, data)
     runs = []
     for spec in config.optimizers:
-        history = jax.tree.map(np.asarray, outputs[spec][1])
-        diverged = ~np.isfinite(history.step_loss).all(axis=-1)  # [S, L]
+        states, history = outputs[spec]
+        history = jax.tree.map(np.asarray, history)
+        diverged = diverged_at(history.step_loss, states.params) > 0  # [S, L]
         runs.append({"optimizer": spec, "hparams": hparams[spec], "formula": optim.describe(spec, **hparams[spec]),
                      "final_test_accuracy": np.where(diverged, np.nan, history.test_accuracy[..., -1]),
                      "diverged": diverged})
@@ -232,4 +240,4 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
             result["lr_sweep"] = run_sweep(config, model, data)
         return result
 
-    return run_experiment(config, workdir, lambda: load_data(config), train, write_outputs)
+    return run_experiment("optimizers", config, workdir, lambda: load_data(config), train, write_outputs)

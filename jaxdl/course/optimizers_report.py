@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 
 from jaxdl import report
 from jaxdl.atomic import atomic_write
+from jaxdl.course.experiment import course_cell, divergence_note
 from jaxdl.report import figures
 
 
@@ -28,7 +29,7 @@ def write_outputs(out: pathlib.Path, result: dict) -> None:
         text += "\n" + sweep_table(result["lr_sweep"])
     with atomic_write(out / "table.md", "w") as f:
         f.write(text)
-    report.write_json(out / "results.json", json_ready(result))
+    report.write_json(out / "results.json", result)
     print(text)
     print(f"data {result['load_s']:.2f} s, total {result['wall_s']:.2f} s")
 
@@ -41,9 +42,13 @@ def comparison_table(result: dict) -> str:
     for r in result["runs"]:
         reached = [s for s in r["steps_to_target"] if s is not None]
         to_target = f"{int(np.median(reached))} ({len(reached)}/{seeds} seeds)" if reached else "never"
-        course = "-" if r["course"] is None else "-".join(dict.fromkeys(f"{v:.4g}" for v in r["course"]))
-        rows.append((r["optimizer"], f"{r['final_test_accuracy_median']:.3f} [{r['final_test_accuracy_min']:.3f}, "
-                     f"{r['final_test_accuracy_max']:.3f}]", to_target, course))
+        course = course_cell(r["course"], ".4g")
+        if np.isfinite(r["final_test_accuracy_median"]):
+            final = (f"{r['final_test_accuracy_median']:.3f} [{r['final_test_accuracy_min']:.3f}, "
+                     f"{r['final_test_accuracy_max']:.3f}]{divergence_note(r)}")
+        else:
+            final = f"diverged at step {min(step for step in r['diverged_at_step'] if step)}"
+        rows.append((r["optimizer"], final, to_target, course))
     table = report.markdown_table(
         ["optimizer", f"final test accuracy, median [min, max] of {seeds} seeds",
          f"steps to test accuracy >= {settings['target']:g} (median)", "course 2_4 (single runs)"], rows)
@@ -98,13 +103,3 @@ def sweep_figure(sweep: dict, path: pathlib.Path) -> None:
     figure.tight_layout()
     with atomic_write(path) as f:
         figure.savefig(f, format="png", dpi=110)
-
-
-def json_ready(result: dict) -> dict:
-    """`result` with the sweep's NaN accuracies (diverged runs) as null, so results.json is strict JSON."""
-    if "lr_sweep" not in result:
-        return result
-    runs = [{**r, "final_test_accuracy": [[None if np.isnan(v) else float(v) for v in row]
-                                          for row in np.asarray(r["final_test_accuracy"])]}
-            for r in result["lr_sweep"]["runs"]]
-    return {**result, "lr_sweep": {**result["lr_sweep"], "runs": runs}}

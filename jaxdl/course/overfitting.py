@@ -30,6 +30,8 @@ from jaxdl import report
 from jaxdl.course.experiment import (
     CourseConfig,
     course_cell,
+    divergence,
+    divergence_note,
     final_stats,
     load_data,
     run_experiment,
@@ -122,10 +124,12 @@ def summarize(config: Config, settings: list[Setting], runs: list[SeededRuns]) -
             **setting._asdict(), "description": describe(setting),
             "train_accuracy": train, "test_accuracy": test, "train_loss": history.train_loss,
             "test_loss": history.test_loss, "step_loss": history.step_loss,
-            **final_stats(train, "train_accuracy"), **final_stats(test, "test_accuracy"),
-            **final_stats(train - test, "gap"),
+            **divergence(setting.name, run.diverged_at),
+            **final_stats(train, "train_accuracy", run.diverged_at),
+            **final_stats(test, "test_accuracy", run.diverged_at),
+            **final_stats(train - test, "gap", run.diverged_at),
             # the gap averaged over every evaluation: steadier than the last one under large steps
-            **seed_stats((train - test).mean(axis=1), "run_gap"),
+            **seed_stats((train - test).mean(axis=1), "run_gap", run.diverged_at),
             "compile_s": run.compile_s, "run_s": run.run_s,
         })
     return {
@@ -143,7 +147,7 @@ def write_outputs(workdir: pathlib.Path, result: dict[str, Any]) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     runs, seeds = result["runs"], len(result["settings"]["seeds"])
     train_label = f"train ({result['settings']['train_size']} images)"
-    panels = [(f"{r['name']} (gap {r['final_gap_mean']:.2f})\n{r['description']}",
+    panels = [(f"{r['name']} (gap {r['final_gap_mean']:.2f}){divergence_note(r)}\n{r['description']}",
                {train_label: r["train_accuracy"], "test": r["test_accuracy"]}) for r in runs]
     figures.panel_grid(panels, result["eval_steps"], workdir / "figure.png", columns=3)
     rows = [(r["name"], r["description"], *(stats_cell(r, name, seeds) for name in (
@@ -166,5 +170,5 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
                                          for s in settings], course_init, eval_train=True)
         return summarize(config, settings, runs)
 
-    return run_experiment(config, workdir, lambda: load_data(config, train_limit=config.train_size), train,
-                          write_outputs)
+    return run_experiment("overfitting", config, workdir, lambda: load_data(config, train_limit=config.train_size),
+                          train, write_outputs)

@@ -13,15 +13,25 @@ import itertools
 import pathlib
 from typing import Any
 
+import jax
 import numpy as np
 import optax
 
 from jaxdl import report
-from jaxdl.course.experiment import CourseConfig, course_cell, final_stats, load_data, run_experiment, stats_cell
+from jaxdl.course.experiment import (
+    CourseConfig,
+    course_cell,
+    divergence,
+    divergence_note,
+    final_stats,
+    load_data,
+    run_experiment,
+    stats_cell,
+)
 from jaxdl.models.mlp import MultiLayerNet, init_variants
 from jaxdl.train.compile import compile_and_run
 from jaxdl.train.grid import make_grid_program, seed_inputs
-from jaxdl.train.run import Data, History, check_finite
+from jaxdl.train.run import Data, History, diverged_at
 from jaxdl.train.state import Task
 
 ACTIVATIONS = ("sigmoid", "relu")
@@ -63,8 +73,9 @@ def configs(hidden: tuple[int, ...]) -> list[tuple[Label, MultiLayerNet]]:
 
 
 def train_grid(config: Config, grid: list[tuple[Label, MultiLayerNet]], data: Data,
-               show_progress: bool = True) -> tuple[History, float, float]:
-    """Every config x seed in one program: (history [seeds, configs, ...], compile seconds, run seconds)."""
+               show_progress: bool = True) -> tuple[History, np.ndarray, float, float]:
+    """Every config x seed in one program: (history [seeds, configs, ...], the step each run diverged
+    at [seeds, configs] (0: never), compile seconds, run seconds)."""
     if len({(m.activation, m.use_batchnorm) for _, m in grid}) == 1:  # one structure: no switches needed
         grid = [(label, m.clone(switchable=False)) for label, m in grid]
     task = Task(grid[0][1], optax.sgd(config.lr), loss="course", trainable=config.update)
@@ -72,18 +83,22 @@ def train_grid(config: Config, grid: list[tuple[Label, MultiLayerNet]], data: Da
                                config.steps) if show_progress else None
     inputs = seed_inputs(lambda rng: init_variants([m for _, m in grid], rng), config.seed_list, config.schedule,
                          data.train_images.shape[0])
-    (_, history), compile_s, run_s = compile_and_run(make_grid_program(task, config.schedule, progress), inputs, data)
-    check_finite(history, [f"{a}, {i}, BN {b}" for (a, i, b), _ in grid])
-    return history, compile_s, run_s
+    (final, history), compile_s, run_s = compile_and_run(make_grid_program(task, config.schedule, progress),
+                                                         inputs, data)
+    history = jax.tree.map(np.asarray, history)
+    return history, diverged_at(history.step_loss, final.params), compile_s, run_s
 
 
-def summarize(config: Config, grid: list[tuple[Label, MultiLayerNet]], history: History) -> dict[str, Any]:
+def summarize(config: Config, grid: list[tuple[Label, MultiLayerNet]], history: History,
+              diverged: np.ndarray) -> dict[str, Any]:
     test = np.asarray(history.test_accuracy)  # [seeds, configs, evals]
     batch = np.asarray(history.batch_accuracy)
     runs = [{"activation": act, "weight_init": init, "batchnorm": bn,
              "test_accuracy": test[:, c], "batch_accuracy": batch[:, c],
              "batch_loss": np.asarray(history.batch_loss)[:, c], "step_loss": np.asarray(history.step_loss)[:, c],
-             **final_stats(test[:, c], "test_accuracy"), "course_range": COURSE_RANGES.get((act, init, bn))}
+             **divergence(f"{act}, {init}, batch norm {bn}", diverged[:, c]),
+             **final_stats(test[:, c], "test_accuracy", diverged[:, c]),
+             "course_range": COURSE_RANGES.get((act, init, bn))}
             for c, ((act, init, bn), _) in enumerate(grid)]
     return {"experiment": "vanishing_gradient",
             "settings": {**config.to_dict(), "optimizer": "SGD", "loss": "course softmax cross-entropy",
@@ -97,7 +112,7 @@ def write_outputs(workdir: pathlib.Path, result: dict[str, Any]) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     runs, seeds = result["runs"], len(result["settings"]["seeds"])
     panels = [(f"{r['activation']}, {r['weight_init']}, batch norm {r['batchnorm']} "
-               f"({r['final_test_accuracy_mean']:.2f})",
+               f"({r['final_test_accuracy_mean']:.2f}){divergence_note(r)}",
                {"training set (batch)": r["batch_accuracy"], "test set": r["test_accuracy"]}) for r in runs]
     figures.panel_grid(panels, result["eval_steps"], workdir / "figure.png", columns=3)
     rows = [(r["activation"], r["weight_init"], r["batchnorm"], stats_cell(r, "final_test_accuracy", seeds),
@@ -113,7 +128,7 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
 
     def train(data: Data) -> dict[str, Any]:
         grid = configs(config.hidden)
-        history, compile_s, run_s = train_grid(config, grid, data)
-        return {**summarize(config, grid, history), "compile_s": compile_s, "run_s": run_s}
+        history, diverged, compile_s, run_s = train_grid(config, grid, data)
+        return {**summarize(config, grid, history, diverged), "compile_s": compile_s, "run_s": run_s}
 
-    return run_experiment(config, workdir, lambda: load_data(config), train, write_outputs)
+    return run_experiment("vanishing_gradient", config, workdir, lambda: load_data(config), train, write_outputs)

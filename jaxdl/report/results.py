@@ -1,6 +1,7 @@
 """results.json: the run's settings, curves, summary and the environment that produced them."""
 
 import json
+import math
 import os
 import platform
 from typing import Any
@@ -38,21 +39,25 @@ def environment() -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    """`value` as JSON types: arrays become lists, NaN and infinities null (strict JSON)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, (np.ndarray, jax.Array)):
-        return np.asarray(value).tolist()
+        return _plain(np.asarray(value).tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return _plain(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
 def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Write `payload` (arrays become lists) as indented JSON, atomically."""
+    """Write `payload` as indented strict JSON (arrays become lists; NaN and infinities, e.g. the
+    accuracy of a diverged run, become null), atomically."""
     with atomic_write(path, "w") as f:
-        json.dump(_plain(payload), f, indent=1)
+        json.dump(_plain(payload), f, indent=1, allow_nan=False)
         f.write("\n")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxdl.data.sampling import course_indices
 from jaxdl.train.compile import compile_and_run
-from jaxdl.train.run import Data, History, Schedule, check_finite, make_loop
+from jaxdl.train.run import Data, History, Schedule, diverged_at, make_loop
 from jaxdl.train.state import Batch, Task, TrainState
 from jaxdl.train.step import EvalStepFn, make_eval_step, make_train_step
 
@@ -143,11 +143,12 @@ def in_chunks(eval_fn: EvalStepFn, max_size: int = 1000) -> EvalStepFn:
 
 class SeededRuns(NamedTuple):
     history: History  # NumPy arrays with a leading seed axis
+    diverged_at: np.ndarray  # [S] the step where each seed's loss or parameters went non-finite, 0 if never
     compile_s: float  # tracing, lowering and compiling the program
     run_s: float
 
 
-def train_seeds(task: Task, schedule: Schedule, data: Data, init: InitFn, seeds: Sequence[int], label: str,
+def train_seeds(task: Task, schedule: Schedule, data: Data, init: InitFn, seeds: Sequence[int],
                 on_eval: Callable[[jax.Array], None] | None = None, eval_train: bool = False,
                 seed_axis: str = "vmap") -> SeededRuns:
     """`task` trained from each seed s as the course does after np.random.seed(s): `init` draws one
@@ -156,7 +157,7 @@ def train_seeds(task: Task, schedule: Schedule, data: Data, init: InitFn, seeds:
     seed_axis "vmap" batches the seeds (wider matmuls; faster for the MLPs); "map" runs them one
     after another (lax.map) inside the same program (for convolutions on CPU, where vmap turns
     them into grouped ones). Both give the same runs up to float rounding.
-    Raises FloatingPointError (naming `label`) if any seed's loss is not finite.
+    A seed whose loss or parameters go non-finite is recorded (`diverged_at`), not raised.
     """
     if seed_axis not in SEED_AXES:
         raise ValueError(f"unknown seed_axis {seed_axis!r}; choose one of {SEED_AXES}")
@@ -166,7 +167,6 @@ def train_seeds(task: Task, schedule: Schedule, data: Data, init: InitFn, seeds:
         one_seed = program
         program = jax.jit(lambda inputs, data: jax.lax.map(
             lambda one: jax.tree.map(lambda a: a[0], one_seed(jax.tree.map(lambda a: a[None], one), data)), inputs))
-    (_, history), compile_s, run_s = compile_and_run(program, inputs, data)
+    (final, history), compile_s, run_s = compile_and_run(program, inputs, data)
     history = jax.tree.map(np.asarray, history)
-    check_finite(jax.tree.map(lambda a: a[:, None], history), [label])
-    return SeededRuns(history, compile_s, run_s)
+    return SeededRuns(history, diverged_at(history.step_loss, final.params), compile_s, run_s)

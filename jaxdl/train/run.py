@@ -126,16 +126,17 @@ def make_loop(train_step: TrainStepFn, eval_batch: EvalStepFn, eval_set: EvalSte
     return loop
 
 
-def check_finite(history: History, labels: list[str]) -> None:
-    """Raise if any run's loss went NaN or infinite, naming the run and the first bad step.
-
-    `history.step_loss` is stacked [..., config, step] with one config per entry of `labels`.
-    """
-    loss = np.asarray(history.step_loss).reshape(-1, len(labels), history.step_loss.shape[-1])
-    bad = ~np.isfinite(loss)
-    if bad.any():
-        seed, config, step = np.argwhere(bad)[0]
-        raise FloatingPointError(
-            f"run {labels[config]!r} (seed index {seed}) produced a non-finite loss at step "
-            f"{step + 1}; lower the learning rate or check the inputs for NaN"
-        )
+def diverged_at(step_loss: np.ndarray, final_params: Any = None) -> np.ndarray:
+    """Per run, the 1-based step whose training loss first went NaN or infinite, 0 for a run that
+    stayed finite; `step_loss` is [..., steps]. With `final_params` (stacked like the runs), a run
+    whose loss stayed finite but whose final parameters are not counts as diverged at its last step."""
+    bad = ~np.isfinite(np.asarray(step_loss))
+    first = np.where(bad.any(axis=-1), bad.argmax(axis=-1) + 1, 0)
+    if final_params is not None:
+        batch = first.shape
+        finite = np.ones(batch, bool)
+        for leaf in jax.tree.leaves(final_params):
+            leaf = np.asarray(leaf)
+            finite &= np.isfinite(leaf.reshape(*batch, -1)).all(axis=-1)
+        first = np.where((first == 0) & ~finite, step_loss.shape[-1], first)
+    return first
