@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--skip-torch", action="store_true", help="time the jaxdl side only")
     parser.add_argument("--breakdown", action="store_true",
                         help="Also time each convolution pass and the optimizer update alone")
-    parser.add_argument("--out", type=pathlib.Path, help="Folder to write bench_alexnet.json into")
+    parser.add_argument("--out", type=cli.output_folder, help="Folder to write bench_alexnet.json into")
     args = parser.parse_args(argv)
     print(f"bench_alexnet: batch {args.batch}, {args.dtype}, {args.rounds} rounds of {args.steps} steps"
           + (f"; outputs in {args.out}" if args.out else ""), flush=True)

@@ -17,7 +17,6 @@ Prints a table and writes bench.json into --out.
 
 import argparse
 import json
-import pathlib
 from typing import NamedTuple
 
 import jax
@@ -85,7 +84,7 @@ EXPERIMENTS = {
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = cli.parser(__doc__, "bench_course")
-    parser.add_argument("--out", type=pathlib.Path, required=True, default=argparse.SUPPRESS,
+    parser.add_argument("--out", type=cli.output_folder, required=True, default=argparse.SUPPRESS,
                         help="folder for bench.json and bench.md")
     parser.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per config in the jaxdl runs")

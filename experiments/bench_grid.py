@@ -16,7 +16,6 @@ Prints a table and writes bench_grid.json into --out.
 
 import argparse
 import json
-import pathlib
 import sys
 import time
 
@@ -30,7 +29,7 @@ ONE_CONFIG = ("relu", "He", False)
 def parse_args(argv=None) -> argparse.Namespace:
     parser = cli.parser(__doc__, "bench_grid")
     parser.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
-    parser.add_argument("--out", type=pathlib.Path, default=None, help="folder for bench_grid.json")
+    parser.add_argument("--out", type=cli.output_folder, default=None, help="folder for bench_grid.json")
     parser.add_argument("--steps", type=int, default=2000, help="training steps per run")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES), help="cases to time")
     parser.add_argument("--numpy-seeds", type=int, default=None,

@@ -61,7 +61,7 @@ COURSE_STEPS, COURSE_BATCH, COURSE_EVAL_EVERY, COMPARISON_SEEDS = 1000, 100, 10,
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = cli.parser(__doc__, "bench_optimizers")
     parser.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
-    parser.add_argument("--out", type=pathlib.Path, default=None, help="folder for bench_optimizers.json")
+    parser.add_argument("--out", type=cli.output_folder, default=None, help="folder for bench_optimizers.json")
     parser.add_argument("--parts", nargs="+", choices=["step", "process"], default=["step", "process"],
                         help="step: (a); process: (b) and (c)")
     parser.add_argument("--seeds", type=int, default=COMPARISON_SEEDS, help="vmapped seeds in (a)")

@@ -14,9 +14,12 @@ as image lists (network needed once); --synthetic trains on random tensors (no f
 import argparse
 
 from jaxdl import cli
+from jaxdl.atomic import check_writable_folder
 from jaxdl.data.tfds_images import TfdsUnavailable
 
 DTYPE_NAMES = ("float32", "bfloat16")
+POSITIVE_FLAGS = ("batchsize", "val_batchsize", "epoch", "iteration", "loaderjob", "val_interval", "log_interval",
+                  "snapshot_interval", "synthetic_size")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,12 +58,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("give train and val image lists, or --tfds NAME, or --synthetic (exactly one)")
     if args.train is not None and args.val is None:
         parser.error("the val image list is missing (positional arguments: train val)")
+    for name in POSITIVE_FLAGS:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be a positive integer, got {value}")
     return args
 
 
 def main(argv: list[str] | None = None):
     """Parse the flags, train (jaxdl.chainer.train_imagenet.train); returns the Trainer."""
     args = parse_args(argv)
+    check_writable_folder(args.out)
     source = "synthetic tensors" if args.synthetic else f"TFDS {args.tfds}" if args.tfds else args.train
     stop = f"{args.iteration} iterations" if args.iteration else f"{args.epoch} epochs"
     cli.announce("train_imagenet", args, f"{args.arch} on {source}, {stop}")

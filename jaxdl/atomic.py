@@ -130,15 +130,27 @@ def _fsync_folder(folder: pathlib.Path) -> None:
         os.close(fd)
 
 
-def check_output_folder(folder: str | os.PathLike, experiment: str, flag: str = "--out") -> None:
-    """Raise ValueError (naming `flag`) unless `folder` can receive `experiment`'s outputs as a whole:
-    it is a new folder whose nearest existing parent is writable, an empty folder, or the outputs
-    of an earlier run of the same experiment (its results.json says so), which the new set replaces."""
+def check_writable_folder(folder: str | os.PathLike, flag: str = "--out") -> None:
+    """Raise ValueError (naming `flag`) unless `folder` is a folder, or can be made one, that this
+    process can write into and beside."""
     if str(folder).strip() == "":
         raise ValueError(f"{flag} is empty; give the folder to write the outputs into")
     folder = pathlib.Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{flag} {folder} is a file, not a folder; give a folder for the outputs")
+    parent = folder.absolute().parent  # where a staging folder goes, created if missing
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK) or (folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK)):
+        raise ValueError(f"{flag} {folder} cannot be written; give a folder you can write to")
+
+
+def check_output_folder(folder: str | os.PathLike, experiment: str, flag: str = "--out") -> None:
+    """Raise ValueError (naming `flag`) unless `folder` can receive `experiment`'s outputs as a whole:
+    a writable new folder, an empty folder, or the outputs of an earlier run of the same experiment
+    (its results.json says so), which the new set replaces."""
+    check_writable_folder(folder, flag)
+    folder = pathlib.Path(folder)
     if folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir()):
         try:
             owner = json.loads((folder / "results.json").read_text()).get("experiment")
@@ -147,9 +159,3 @@ def check_output_folder(folder: str | os.PathLike, experiment: str, flag: str = 
         if owner != experiment:
             raise ValueError(f"{flag} {folder} holds files that are not outputs of {experiment}; the outputs "
                              "replace the folder as a whole, so give a new or empty folder")
-    parent = folder.absolute().parent  # where the staging folder goes, created if missing
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag} {folder} cannot be written ({parent} is not writable); give a folder you can "
-                         "write to")

@@ -38,13 +38,20 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
                         help=f"folder with the four IDX files (default: ${DATA_DIR_ENV}, else TFDS)")
 
 
+def output_folder(value: str) -> pathlib.Path:
+    """argparse type of an output folder flag: a path, not empty (pathlib would read "" as ".")."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty; give the folder to write the outputs into")
+    return pathlib.Path(value)
+
+
 def add_run_flags(parser: argparse.ArgumentParser, steps: int | None, eval_every: int, seeds: int = 1) -> None:
     parser.add_argument("--steps", type=int, default=steps, help="training steps per run")
     parser.add_argument("--batch-size", type=int, default=100, help="examples per training batch")
     parser.add_argument("--eval-every", type=int, default=eval_every, help="steps between evaluations")
     parser.add_argument("--seeds", type=int, default=seeds, help="seeds per config, run in one program")
     parser.add_argument("--seed", type=int, default=0, help="first seed; the seeds are seed, seed+1, ...")
-    parser.add_argument("--out", type=pathlib.Path, required=True, default=argparse.SUPPRESS, help="output folder")
+    parser.add_argument("--out", type=output_folder, required=True, default=argparse.SUPPRESS, help="output folder")
 
 
 def config_from(args: argparse.Namespace, config_class: type) -> Any:

@@ -19,7 +19,7 @@ import numpy as np
 
 import jaxdl.chainer
 import jaxdl.optim
-from jaxdl.atomic import atomic_write
+from jaxdl.atomic import atomic_write, remove_leftovers
 from jaxdl.data.epoch_iterator import EpochIterator, sequential_batches
 from jaxdl.data.imagelist import ImageListDataset, compute_mean, load_mean, parse_image_list
 from jaxdl.data.synthetic import synthetic_images
@@ -92,6 +92,7 @@ def tfds_lists(args: argparse.Namespace) -> tuple[str, str, str, str]:
 
 def train(args: argparse.Namespace) -> Trainer:
     """Build the model, data and Trainer from the CLI's flags, resume if asked, train; returns the Trainer."""
+    remove_leftovers(args.out)  # temporaries of writes a killed run left in --out
     arch = jaxdl.chainer.get_arch(args.arch)
     insize = arch.input_chw[1]
     model = arch.build().clone(dtype=DTYPES[args.dtype])
@@ -109,7 +110,12 @@ def train(args: argparse.Namespace) -> Trainer:
     state = jax.jit(task.init)(jax.random.key(args.seed), jnp.zeros((1, insize, insize, 3), jnp.float32))
     if args.initmodel:
         print("Load model from", args.initmodel)
-        state = task.state_from({"params": jaxdl.chainer.load_npz(args.initmodel, args.arch).params}, state.rng)
+        params = jaxdl.chainer.load_npz(args.initmodel, args.arch).params
+        for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+            if not np.isfinite(np.asarray(leaf)).all():
+                raise ValueError(f"--initmodel {args.initmodel}: {jax.tree_util.keystr(path)} holds non-finite "
+                                 "values; give a model with finite weights")
+        state = task.state_from({"params": params}, state.rng)
 
     def save_model(params, path: str) -> None:
         jaxdl.chainer.save_npz(path, jaxdl.chainer.ModelState(params=params, arch=arch.name), arch.name)

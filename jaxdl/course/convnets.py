@@ -83,6 +83,9 @@ class Config(CourseConfig):
         for net in self.nets:
             self.schedule_for(BY_NAME[net]).check()
 
+    def max_steps(self) -> int:
+        return max(self.schedule_for(BY_NAME[net]).steps for net in self.nets)
+
     def schedule_for(self, net: Net) -> Schedule:
         return Schedule(self.steps or net.steps, self.batch_size, self.eval_every)
 

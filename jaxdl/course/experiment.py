@@ -9,6 +9,7 @@ programs (seeds vmapped or mapped), summarizes the curves and writes the outputs
 
 import dataclasses
 import functools
+import math
 import os
 import pathlib
 import sys
@@ -66,15 +67,74 @@ class CourseConfig:
             raise ValueError(f"seed (--seed) must be a non-negative integer, got {self.seed!r}")
         if self.steps is not None:
             self.schedule.check()
+        for name in ("lr", "learning_rate"):
+            if hasattr(self, name):
+                check_positive_finite(name, getattr(self, name))
+        if hasattr(self, "hidden") and (not self.hidden or any(not isinstance(size, int) or size < 1
+                                                               for size in self.hidden)):
+            raise ValueError(f"hidden (--hidden) must be positive layer sizes, got {list(self.hidden)}")
+
+    def networks_per_seed(self) -> int:
+        """How many networks train side by side for each seed in one program (memory estimate)."""
+        return 1
+
+    def max_steps(self) -> int:
+        """The most steps any of the experiment's programs runs (memory estimate)."""
+        return self.steps
 
     def to_dict(self) -> dict[str, Any]:
         """The config as results.json records it: every field, and the seed list."""
         return {**dataclasses.asdict(self), "seeds": self.seed_list}
 
 
-def load_data(config: CourseConfig, train_limit: int | None = None, test_limit: int | None = None) -> Data:
-    """`config.dataset` as device arrays; optionally only the first train/test examples (the course's slices)."""
+def flag(name: str) -> str:
+    """The CLI flag of a config field: train_size -> --train-size."""
+    return "--" + name.replace("_", "-")
+
+
+def check_positive_finite(name: str, value: Any) -> None:
+    """Raise ValueError naming the field and its flag unless `value` is a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} ({flag(name)}) must be a finite number > 0, got {value!r}")
+
+
+def available_memory_bytes() -> int:
+    """MemAvailable from /proc/meminfo (Linux), else the physical memory."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def memory_estimate_bytes(config: CourseConfig) -> int:
+    """What a program of `config` holds beyond the data and the networks: every step's batch indices
+    (int32, on the host and on the device) and every network's step losses (float32)."""
+    return config.seeds * config.max_steps() * (2 * 4 * config.batch_size + 4 * config.networks_per_seed())
+
+
+def check_memory(config: CourseConfig) -> None:
+    """Refuse, before any work, a run whose `memory_estimate_bytes` exceeds the available memory,
+    with the estimate and the flags that shrink it."""
+    need, have = memory_estimate_bytes(config), available_memory_bytes()
+    if need > have:
+        raise ValueError(f"this run would hold about {need / 2**30:.1f} GiB of batch indices and step losses "
+                         f"({config.seeds} seeds x {config.max_steps()} steps x batch {config.batch_size} x "
+                         f"{config.networks_per_seed()} networks), more than the {have / 2**30:.1f} GiB "
+                         "available; lower --steps, --seeds or --batch-size")
+
+
+def load_data(config: CourseConfig, train_limit: int | None = None, test_limit: int | None = None,
+              limit_flags: tuple[str, str] = ("--train-size", "--test-size")) -> Data:
+    """`config.dataset` as device arrays; optionally only the first train/test examples (the course's
+    slices). A limit beyond the data is an error naming its flag (`limit_flags`)."""
     train, test = data.load(config.dataset, config.data_dir)
+    for split, limit, name in ((train, train_limit, limit_flags[0]), (test, test_limit, limit_flags[1])):
+        if limit is not None and limit > len(split.labels):
+            raise ValueError(f"{name} {limit} is more than the {len(split.labels)} images {config.dataset} has")
     return Data(jnp.asarray(train.images[:train_limit]), jnp.asarray(train.labels[:train_limit]),
                 jnp.asarray(test.images[:test_limit]), jnp.asarray(test.labels[:test_limit]))
 
@@ -154,6 +214,7 @@ def run_experiment(name: str, config: CourseConfig, workdir: str | os.PathLike, 
     environment, `write` the outputs into a staging folder that then replaces `workdir` as a whole,
     and return the result."""
     config.check()
+    check_memory(config)
     check_output_folder(workdir, name)
     remove_leftovers(workdir)
     started = time.perf_counter()

@@ -19,6 +19,7 @@ AdaGrad 0.918, RMSprop 0.936-0.942, Adam 0.943-0.948.
 """
 
 import dataclasses
+import math
 import pathlib
 from collections.abc import Callable
 from typing import Any
@@ -69,12 +70,17 @@ class Config(CourseConfig):
         hparams = self.hparams
         for spec in self.optimizers:
             optim.describe(spec, **hparams[spec])  # unknown specs or hyperparameters fail here
+        if not 0 < self.target <= 1:
+            raise ValueError(f"target (--target) is a test accuracy in (0, 1], got {self.target!r}")
         if self.lr_sweep:
-            if not all(lr > 0 for lr in self.sweep_lrs):
+            if not self.sweep_lrs or not all(math.isfinite(lr) and lr > 0 for lr in self.sweep_lrs):
                 raise ValueError(f"--sweep-lrs must be positive, got {list(self.sweep_lrs)}")
             if self.sweep_eval_every < 1 or self.steps % self.sweep_eval_every:
                 raise ValueError(f"--sweep-eval-every ({self.sweep_eval_every}) must be positive and divide "
                                  f"--steps ({self.steps})")
+
+    def networks_per_seed(self) -> int:
+        return len(self.optimizers) * (len(self.sweep_lrs) if self.lr_sweep else 1)
 
     @property
     def hparams(self) -> "Hparams":

@@ -57,8 +57,10 @@ class Config(CourseConfig):
         super().check()
         if self.update not in UPDATES:
             raise ValueError(f"update (--update) must be one of {', '.join(UPDATES)}, got {self.update!r}")
-        if not self.hidden or any(size < 1 for size in self.hidden):
-            raise ValueError(f"hidden (--hidden) must be positive layer sizes, got {list(self.hidden)}")
+
+
+    def networks_per_seed(self) -> int:
+        return len(ACTIVATIONS) * len(INITS) * len(BATCHNORM)
 
 
 def weight_init(name: str) -> float | str:

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import math
 import os
 import sys
 import time
@@ -38,8 +39,9 @@ class LogReport:
         entry.update(epoch=epoch, iteration=iteration, elapsed_time=elapsed_time)
         self._pending = {}
         self.log.append(entry)
-        with atomic_write(self.path, "w") as f:
-            json.dump(self.log, f, indent=4)
+        with atomic_write(self.path, "w") as f:  # strict JSON: a non-finite mean is written as null
+            json.dump([{key: value if math.isfinite(value) else None for key, value in e.items()} for e in self.log],
+                      f, indent=4, allow_nan=False)
         return entry
 
     def state_dict(self) -> dict[str, Any]:

@@ -79,6 +79,7 @@ class Trainer:
     def __post_init__(self) -> None:
         os.makedirs(self.out_dir, exist_ok=True)
         self.log_report = LogReport(os.path.join(self.out_dir, "log"))
+        self.last_snapshot: str | None = None
 
     @property
     def iteration(self) -> int:
@@ -103,17 +104,29 @@ class Trainer:
         progress = ProgressBar(self.total_iterations, stop_label,
                                self.triggers.progress_interval)
         start = time.perf_counter()
-        previous_metrics = None
+        previous = None  # (iteration, metrics) of the step before
         while not self.done():
             indices = next(self.train_iter)
             self.state, metrics = self.train_step(self.state, self.load_batch(indices, self.iteration))
-            if previous_metrics is not None:  # keep at most one step queued ahead of the host
-                jax.block_until_ready(previous_metrics)
-            previous_metrics = metrics
+            if previous is not None:  # keep at most one step queued ahead of the host
+                self._check_finite(*previous)
+            previous = (self.iteration, metrics)
             elapsed = self.elapsed_before + time.perf_counter() - start
             self._extensions(metrics, elapsed, progress)
+        if previous is not None:
+            self._check_finite(*previous)
         self.elapsed_before += time.perf_counter() - start
         return self.state
+
+    def _check_finite(self, iteration: int, metrics: Metrics) -> None:
+        """Stop with FloatingPointError at the first non-finite training loss, naming the iteration and
+        the last snapshot written (every snapshot holds finite parameters)."""
+        loss = float(jax.device_get(metrics["loss"]))
+        if not np.isfinite(loss):
+            last = (f"the last good snapshot is {self.last_snapshot} (continue with --resume {self.last_snapshot})"
+                    if self.last_snapshot else "no snapshot was written before it")
+            raise FloatingPointError(f"main/loss is {loss} at iteration {iteration}: training stopped; {last}; "
+                                     "lower the learning rate or check the inputs for NaN")
 
     def _extensions(self, metrics: Metrics, elapsed: float, progress: ProgressBar) -> None:
         iteration, triggers = self.iteration, self.triggers
@@ -129,6 +142,10 @@ class Trainer:
             plot_log(self.log_report.log, PLOT_KEYS, os.path.join(self.out_dir, "loss.png"))
         progress(iteration, self.train_iter.epoch, self.train_iter.epoch_detail)
         if iteration % triggers.snapshot_interval == 0:
+            self._check_finite(iteration, metrics)
+            if not all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(jax.device_get(self.state.params))):
+                raise FloatingPointError(f"the parameters are not finite after iteration {iteration}: training "
+                                         "stopped before snapshotting them; lower the learning rate")
             self.snapshot(elapsed)
 
     def evaluate(self) -> dict[str, float]:
@@ -148,6 +165,7 @@ class Trainer:
         meta = {"iterator": self.train_iter.state_dict(), "log_report": self.log_report.state_dict(),
                 "elapsed_time": elapsed}
         save_checkpoint(self.snapshot_path(self.iteration), self.state, meta)
+        self.last_snapshot = self.snapshot_path(self.iteration)
         if self.save_model is not None:
             self.save_model(self.state.params, os.path.join(self.out_dir, f"model_iter_{self.iteration}"))
 
