@@ -89,21 +89,47 @@ def network_reachable(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) ->
         return False
 
 
-def _load_tfds(name: str) -> tuple[Split, Split]:
+def _load_tfds(
+    name: str, tfds_data_dir: str | os.PathLike | None = None, download_dir: str | os.PathLike | None = None
+) -> tuple[Split, Split]:
+    """`name` through TFDS, prepared in `tfds_data_dir` (default: TFDS's own, $TFDS_DATA_DIR or
+    ~/tensorflow_datasets). `download_dir` is TFDS's download folder (default: its own); archives
+    already in its `manual` subfolder under the names TFDS registers are used instead of the network.
+    """
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name)
-    if not builder.is_prepared() and not network_reachable(*TFDS_SOURCES[name]):
+    builder = tfds.builder(name, data_dir=tfds_data_dir)
+    if (
+        not builder.is_prepared()
+        and not _downloads_at_hand(builder, download_dir)
+        and not network_reachable(*TFDS_SOURCES[name])
+    ):
         raise DataNotFoundError(
             f"no local copy of {name!r} and no network to download it with TFDS. Either pass "
             f"the folder holding the four IDX files (--data-dir DIR or ${DATA_DIR_ENV}=DIR, e.g. "
             f"../shared/data/mnist), or run once with network access so TFDS caches it in {builder.data_dir}"
         )
     try:
-        train, test = tfds.load(name, split=["train", "test"], batch_size=-1, as_supervised=True)
+        train, test = tfds.load(
+            name,
+            split=["train", "test"],
+            data_dir=tfds_data_dir,
+            batch_size=-1,
+            as_supervised=True,
+            download_and_prepare_kwargs={"download_dir": download_dir},
+        )
     except Exception as e:  # TFDS raises many types; all mean the same thing to the user
         raise DataNotFoundError(
             f"TFDS could not provide {name!r} ({type(e).__name__}: {e}); pass a folder of IDX files "
             f"with --data-dir or ${DATA_DIR_ENV}"
         ) from e
     return tuple(_as_split(np.asarray(x), np.asarray(y)) for x, y in tfds.as_numpy([train, test]))
+
+
+def _downloads_at_hand(builder, download_dir: str | os.PathLike | None) -> bool:
+    """Whether every archive `builder` downloads is already in `download_dir`/manual."""
+    if download_dir is None:
+        return False
+    url_infos = builder.url_infos or {}
+    manual = pathlib.Path(download_dir) / "manual"
+    return bool(url_infos) and all(info.filename and (manual / info.filename).is_file() for info in url_infos.values())
