@@ -96,3 +96,6 @@ def run(main: Callable[[], Any], *more_expected: type[Exception]) -> None:
     except (*EXPECTED_ERRORS, *more_expected) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt as e:  # Ctrl-C: say what was kept (a trainer's message names its snapshot)
+        print(f"interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)
+        sys.exit(130)

@@ -201,6 +201,19 @@ def test_train_imagenet_flags_are_checked_before_any_work(tmp_path, capsys):
 
 
 def test_trainer_stops_at_the_first_nan_loss_and_keeps_the_last_good_snapshot(tmp_path):
+    trainer = tiny_trainer(tmp_path, nan_at=3, stop_iteration=8, val_interval=1, log_interval=1, snapshot_interval=2)
+    with pytest.raises(FloatingPointError, match=r"main/loss is nan at iteration 3: training stopped; the last good "
+                                                 r"snapshot is .*snapshot_iter_2 \(continue with --resume"):
+        trainer.run()
+    assert sorted(p.name for p in tmp_path.glob("snapshot_iter_*")) == ["snapshot_iter_2"]
+    log = json.loads((tmp_path / "log").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the log"))
+    assert [entry["iteration"] for entry in log] == [1, 2, 3] and log[-1]["main/loss"] is None
+
+
+def tiny_trainer(out: pathlib.Path, interrupt_at: int | None = None, nan_at: int | None = None, seed: int = 0,
+                 **triggers):
+    """A Trainer of a small MLP on 16 random examples; SIGINT arrives while loading batch `interrupt_at`,
+    and the batch of iteration `nan_at` holds a NaN."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -215,17 +228,44 @@ def test_trainer_stops_at_the_first_nan_loss_and_keeps_the_last_good_snapshot(tm
     state = task.init(jax.random.key(0), jnp.zeros((1, 6)))
     images, labels = np.random.RandomState(0).rand(16, 6).astype(np.float32), np.arange(16, dtype=np.int32) % 3
 
-    def load_batch(indices, iteration):  # the batch of iteration 3 holds a NaN
+    def load_batch(indices, iteration):
+        if iteration == interrupt_at:
+            os.kill(os.getpid(), signal.SIGINT)
         batch = images[indices].copy()
-        batch[0, 0] = np.nan if iteration == 3 else batch[0, 0]
+        batch[0, 0] = np.nan if iteration == nan_at else batch[0, 0]
         return Batch(batch, labels[indices])
 
-    trainer = Trainer(jit_train_step(task), jit_eval_step(task), state, EpochIterator(16, 4, 0), load_batch,
-                      lambda: [Batch(images, labels)], str(tmp_path), Triggers(stop_iteration=8, val_interval=1,
-                      log_interval=1, snapshot_interval=2), learning_rate=0.1, print_report=lambda entry: None)
-    with pytest.raises(FloatingPointError, match=r"main/loss is nan at iteration 3: training stopped; the last good "
-                                                 r"snapshot is .*snapshot_iter_2 \(continue with --resume"):
+    return Trainer(jit_train_step(task), jit_eval_step(task), state, EpochIterator(16, 4, seed), load_batch,
+                   lambda: [Batch(images, labels)], str(out), Triggers(**triggers), learning_rate=0.1,
+                   print_report=lambda entry: None, settings={"seed": seed})
+
+
+def test_ctrl_c_finishes_the_step_snapshots_it_and_the_run_resumes_bit_exactly(tmp_path):
+    from jaxdl.train.trainer import TrainingInterrupted
+
+    triggers = {"stop_iteration": 8, "val_interval": 100, "log_interval": 2, "snapshot_interval": 100}
+    straight = tiny_trainer(tmp_path / "straight", **triggers).run()
+    trainer = tiny_trainer(tmp_path / "cut", interrupt_at=3, **triggers)
+    with pytest.raises(TrainingInterrupted, match=r"interrupted after iteration 3; snapshot .*snapshot_iter_3 holds"):
         trainer.run()
-    assert sorted(p.name for p in tmp_path.glob("snapshot_iter_*")) == ["snapshot_iter_2"]
-    log = json.loads((tmp_path / "log").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the log"))
-    assert [entry["iteration"] for entry in log] == [1, 2, 3] and log[-1]["main/loss"] is None
+    resumed = tiny_trainer(tmp_path / "cut", **triggers)
+    resumed.resume(str(tmp_path / "cut" / "snapshot_iter_3"))
+    final = resumed.run()
+    for a, b in zip(jax_leaves(final.params), jax_leaves(straight.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_snapshot_of_other_settings(tmp_path):
+    from jaxdl.train.checkpoint import CheckpointError
+
+    triggers = {"stop_iteration": 2, "val_interval": 100, "log_interval": 100, "snapshot_interval": 2}
+    tiny_trainer(tmp_path, **triggers).run()
+    other = tiny_trainer(tmp_path / "other", seed=5, **triggers)
+    with pytest.raises(CheckpointError, match=r"other settings \(seed: 0 in the snapshot, 5 now\)"):
+        other.resume(str(tmp_path / "snapshot_iter_2"))
+
+
+def jax_leaves(tree):
+    import jax
+
+    return [np.asarray(leaf) for leaf in jax.tree.leaves(tree)]

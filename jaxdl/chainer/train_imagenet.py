@@ -90,6 +90,14 @@ def tfds_lists(args: argparse.Namespace) -> tuple[str, str, str, str]:
     return lists["train"], lists["validation"], root, mean_path
 
 
+def resume_settings(args: argparse.Namespace) -> dict:
+    """The flags a resumed run must share with the run that wrote its snapshot (they fix the model, the
+    optimizer's state, the data and the random streams; stop conditions and intervals may change)."""
+    names = ("arch", "batchsize", "seed", "dtype", "train", "val", "root", "mean", "tfds", "synthetic",
+             "synthetic_size")
+    return {name: getattr(args, name) for name in names}
+
+
 def train(args: argparse.Namespace) -> Trainer:
     """Build the model, data and Trainer from the CLI's flags, resume if asked, train; returns the Trainer."""
     remove_leftovers(args.out)  # temporaries of writes a killed run left in --out
@@ -124,7 +132,7 @@ def train(args: argparse.Namespace) -> Trainer:
         train_step=jit_train_step(task), eval_step=jit_eval_step(task), state=state,
         train_iter=EpochIterator(size, args.batchsize, args.seed), load_batch=load_batch,
         val_batches=val_batches, out_dir=args.out, triggers=triggers_from(args),
-        learning_rate=LEARNING_RATE, save_model=save_model)
+        learning_rate=LEARNING_RATE, save_model=save_model, settings=resume_settings(args))
     if args.resume:
         trainer.resume(args.resume)
     trainer.run()

@@ -12,8 +12,10 @@ elapsed time, so `resume` continues exactly where the run was: same batches, sam
 masks and augmentations, bit-identical parameters.
 """
 
+import contextlib
 import dataclasses
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -22,11 +24,32 @@ import jax
 import numpy as np
 
 from jaxdl.data.epoch_iterator import EpochIterator
-from jaxdl.train.checkpoint import restore_checkpoint, save_checkpoint
+from jaxdl.train.checkpoint import CheckpointError, restore_checkpoint, save_checkpoint
 from jaxdl.train.log_report import LogReport, PrintReport, ProgressBar
 from jaxdl.train.plot_report import plot_log
 from jaxdl.train.state import Batch, TrainState
 from jaxdl.train.step import EvalStepFn, Metrics, TrainStepFn
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during `Trainer.run`: the step in flight finished and a snapshot was written."""
+
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """While inside, SIGINT only sets a flag (the yielded callable reads it), so a step and its
+    extensions always finish; outside the main thread, where handlers cannot be set, nothing changes."""
+    received = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except ValueError:  # not the main thread
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
 
 PRINT_KEYS = ("epoch", "iteration", "main/loss", "validation/main/loss",
               "main/accuracy", "validation/main/accuracy", "lr")  # train_imagenet.py's PrintReport
@@ -75,6 +98,7 @@ class Trainer:
     save_model: Callable[[Any, str], None] | None = None
     print_report: Callable[[dict], None] = dataclasses.field(default_factory=lambda: PrintReport(PRINT_KEYS))
     elapsed_before: float = 0.0  # seconds spent in earlier runs of a resumed training
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # what a resumed run must share
 
     def __post_init__(self) -> None:
         os.makedirs(self.out_dir, exist_ok=True)
@@ -105,14 +129,22 @@ class Trainer:
                                self.triggers.progress_interval)
         start = time.perf_counter()
         previous = None  # (iteration, metrics) of the step before
-        while not self.done():
-            indices = next(self.train_iter)
-            self.state, metrics = self.train_step(self.state, self.load_batch(indices, self.iteration))
-            if previous is not None:  # keep at most one step queued ahead of the host
-                self._check_finite(*previous)
-            previous = (self.iteration, metrics)
-            elapsed = self.elapsed_before + time.perf_counter() - start
-            self._extensions(metrics, elapsed, progress)
+        with _deferred_interrupt() as interrupted:
+            while not self.done():
+                indices = next(self.train_iter)
+                self.state, metrics = self.train_step(self.state, self.load_batch(indices, self.iteration))
+                if previous is not None:  # keep at most one step queued ahead of the host
+                    self._check_finite(*previous)
+                previous = (self.iteration, metrics)
+                elapsed = self.elapsed_before + time.perf_counter() - start
+                self._extensions(metrics, elapsed, progress)
+                if interrupted():
+                    self._check_finite(*previous)
+                    if self.last_snapshot != self.snapshot_path(self.iteration):
+                        self.snapshot(elapsed)
+                    raise TrainingInterrupted(
+                        f"interrupted after iteration {self.iteration}; snapshot {self.last_snapshot} holds it "
+                        f"(continue with --resume {self.last_snapshot})")
         if previous is not None:
             self._check_finite(*previous)
         self.elapsed_before += time.perf_counter() - start
@@ -161,17 +193,25 @@ class Trainer:
         return os.path.join(self.out_dir, f"snapshot_iter_{iteration}")  # extensions.snapshot()'s name
 
     def snapshot(self, elapsed: float) -> None:
-        """Write snapshot_iter_N (trainer state) and, with save_model, model_iter_N."""
-        meta = {"iterator": self.train_iter.state_dict(), "log_report": self.log_report.state_dict(),
-                "elapsed_time": elapsed}
-        save_checkpoint(self.snapshot_path(self.iteration), self.state, meta)
-        self.last_snapshot = self.snapshot_path(self.iteration)
+        """Write model_iter_N (with save_model), then snapshot_iter_N (trainer state and `settings`),
+        each atomically: a snapshot on disk always has its model beside it."""
         if self.save_model is not None:
             self.save_model(self.state.params, os.path.join(self.out_dir, f"model_iter_{self.iteration}"))
+        meta = {"iterator": self.train_iter.state_dict(), "log_report": self.log_report.state_dict(),
+                "elapsed_time": elapsed, "settings": self.settings}
+        save_checkpoint(self.snapshot_path(self.iteration), self.state, meta)
+        self.last_snapshot = self.snapshot_path(self.iteration)
 
     def resume(self, path: str) -> None:
-        """Continue from a snapshot written by `snapshot` for the same model and optimizer."""
+        """Continue from a snapshot written by `snapshot` for the same model, optimizer and `settings`
+        (a CheckpointError names every setting that differs)."""
         self.state, meta = restore_checkpoint(path, self.state)
+        saved = meta.get("settings", {})
+        differ = [f"{key}: {saved.get(key)!r} in the snapshot, {value!r} now" for key, value in self.settings.items()
+                  if key in saved and saved[key] != value]
+        if differ:
+            raise CheckpointError(f"{path} was written with other settings ({'; '.join(differ)}); resume with "
+                                  "the settings it was written with, or start a new run")
         self.train_iter.load_state_dict(meta["iterator"])
         self.log_report.load_state_dict(meta["log_report"])
         self.elapsed_before = float(meta["elapsed_time"])
