@@ -269,3 +269,15 @@ def jax_leaves(tree):
     import jax
 
     return [np.asarray(leaf) for leaf in jax.tree.leaves(tree)]
+
+
+@pytest.mark.parametrize("label", ["5000", "-3"])
+def test_image_list_labels_outside_the_models_classes_are_refused(tmp_path, capsys, label):
+    (tmp_path / "train.txt").write_text(f"a.png 1\nb.png {label}\n")
+    (tmp_path / "val.txt").write_text("c.png 2\n")
+    with pytest.raises(SystemExit) as exit_:
+        cli.run(lambda: train_imagenet.main([str(tmp_path / "train.txt"), str(tmp_path / "val.txt"),
+                                             "--out", str(tmp_path / "r"), "--mean", str(tmp_path / "none.npy")]))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "train.txt, line 2: label" in err and "1000 classes" in err and "Traceback" not in err

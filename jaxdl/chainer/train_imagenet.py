@@ -21,7 +21,7 @@ import jaxdl.chainer
 import jaxdl.optim
 from jaxdl.atomic import atomic_write, remove_leftovers
 from jaxdl.data.epoch_iterator import EpochIterator, sequential_batches
-from jaxdl.data.imagelist import ImageListDataset, compute_mean, load_mean, parse_image_list
+from jaxdl.data.imagelist import ImageListDataset, ImageListError, compute_mean, load_mean, parse_image_list
 from jaxdl.data.synthetic import synthetic_images
 from jaxdl.data.tfds_images import export_image_lists
 from jaxdl.train.state import Batch, Task
@@ -47,12 +47,24 @@ def augmentation_rngs(seed: int, iteration: int, batch_size: int) -> list[np.ran
     return [np.random.default_rng([seed, iteration, slot]) for slot in range(batch_size)]
 
 
+def labelled_examples(path: str, num_classes: int) -> list:
+    """The examples of image list `path`; an ImageListError names the first line whose label is not
+    one of the model's classes 0..num_classes-1."""
+    examples = parse_image_list(path)
+    for line, example in enumerate(examples, start=1):
+        if not 0 <= example.label < num_classes:
+            raise ImageListError(f"{path}, line {line}: label {example.label} is not one of the model's "
+                                 f"{num_classes} classes (0..{num_classes - 1})")
+    return examples
+
+
 def image_list_data(train_list: str, val_list: str, root: str, mean_path: str, args: argparse.Namespace,
-                    insize: int):
+                    insize: int, num_classes: int):
     """(train size, load_batch, val_batches) over Chainer-style image lists."""
+    train_examples, val_examples = labelled_examples(train_list, num_classes), labelled_examples(val_list, num_classes)
     mean = load_mean(mean_path)
-    train = ImageListDataset(parse_image_list(train_list), root, mean, insize, args.loaderjob)
-    val = ImageListDataset(parse_image_list(val_list), root, mean, insize, args.loaderjob)
+    train = ImageListDataset(train_examples, root, mean, insize, args.loaderjob)
+    val = ImageListDataset(val_examples, root, mean, insize, args.loaderjob)
 
     def load_batch(indices: np.ndarray, iteration: int) -> Batch:
         return Batch(*train.batch(indices, augmentation_rngs(args.seed, iteration, len(indices))))
@@ -111,7 +123,7 @@ def train(args: argparse.Namespace) -> Trainer:
         size, load_batch, val_batches = synthetic_data(args, insize, model.num_classes)
     else:
         lists = tfds_lists(args) if args.tfds else (args.train, args.val, args.root, args.mean or "mean.npy")
-        size, load_batch, val_batches = image_list_data(*lists, args, insize)
+        size, load_batch, val_batches = image_list_data(*lists, args, insize, model.num_classes)
 
     tx = jaxdl.optim.create("chainer:momentum", learning_rate=LEARNING_RATE, momentum=MOMENTUM)
     task = Task(model, tx, loss="chainer")
