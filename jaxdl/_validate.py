@@ -11,6 +11,7 @@ import zipfile
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -24,7 +25,7 @@ def _type_name(value: Any) -> str:
 
 def integer(where: str, name: str, value: Any, minimum: int | None = None) -> int:
     """`value` as a Python int: TypeError unless an integer (bool excluded), ValueError below `minimum`."""
-    allowed = "an int" + ("" if minimum is None else f" >= {minimum}")
+    allowed = "an int" if minimum is None else f">= {minimum} (an int)"
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{where}: {name} must be {allowed}, got {value!r} ({_type_name(value)})")
     if minimum is not None and value < minimum:
@@ -33,18 +34,21 @@ def integer(where: str, name: str, value: Any, minimum: int | None = None) -> in
 
 
 def int_pair(where: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each >= minimum, as a pair."""
+    """An int or a pair of ints, each >= minimum, as a pair (ValueError for a sequence of another length)."""
+    allowed = f">= {minimum} (an int or a pair of ints)"
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
         pair = (value, value)
-    elif isinstance(value, tuple | list) and len(value) == 2:
+    elif isinstance(value, tuple | list):
+        if len(value) != 2:
+            raise ValueError(f"{where}: {name} must be {allowed}, got {value!r} ({len(value)} values)")
         pair = tuple(value)
     else:
-        raise TypeError(f"{where}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
+        raise TypeError(f"{where}: {name} must be {allowed}, got {value!r} ({_type_name(value)})")
     for v in pair:
         if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{where}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
+            raise TypeError(f"{where}: {name} must be {allowed}, got {value!r}")
         if v < minimum:
-            raise ValueError(f"{where}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
+            raise ValueError(f"{where}: {name} must be {allowed}, got {value!r}")
     return int(pair[0]), int(pair[1])
 
 
@@ -71,8 +75,8 @@ def real(where: str, name: str, value: Any, low: float | None = None, high: floa
     if isinstance(value, numbers.Real):
         concrete = float(value)
     elif hasattr(value, "dtype") and hasattr(value, "shape"):
-        if np.shape(value) != () or not (np.issubdtype(value.dtype, np.floating)
-                                         or np.issubdtype(value.dtype, np.integer)):
+        if np.shape(value) != () or not (jnp.issubdtype(value.dtype, jnp.floating)
+                                         or jnp.issubdtype(value.dtype, jnp.integer)):
             raise TypeError(f"{where}: {name} must be {allowed} (a real scalar), "
                             f"got an array of dtype {value.dtype} and shape {tuple(np.shape(value))}")
         if is_traced(value):
@@ -100,7 +104,7 @@ def array(where: str, name: str, value: Any) -> Any:
 def floating(where: str, name: str, value: Any) -> Any:
     """TypeError unless `value` is an array of a floating dtype (the references compute in float)."""
     array(where, name, value)
-    if not np.issubdtype(value.dtype, np.floating):
+    if not jnp.issubdtype(value.dtype, jnp.floating):
         raise TypeError(f"{where}: {name} must be a floating-point array, got dtype {value.dtype}; "
                         f"cast it first, e.g. {name}.astype(jnp.float32)")
     return value
