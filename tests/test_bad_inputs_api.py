@@ -11,16 +11,18 @@ from PIL import Image
 import jaxdl.chainer
 import jaxdl.optim
 from jaxdl.chainer import ChainerFileError, ModelState
-from jaxdl.data.imagelist import ImageListError, compute_mean, load_mean, parse_image_list
+from jaxdl.data.imagelist import ImageListDataset, ImageListError, compute_mean, load_mean, parse_image_list
 from jaxdl.models import AlexNet, MultiLayerNet, SimpleConvNet
 from jaxdl.nn import (
     BatchNorm,
     Convolution2D,
+    conv_output_size,
     convolution_2d,
     course_max_pooling_2d,
     inverted_dropout,
     local_response_normalization,
     max_pooling_2d,
+    pooling_output_size,
 )
 from jaxdl.nn.pooling import UNROLLED_MAX_WINDOW
 from jaxdl.reference import chainer_numpy
@@ -98,6 +100,8 @@ CASES = [
     ("pool-cover-all", lambda d: max_pooling_2d(X4, 2, cover_all="no"), TypeError, ("cover_all", "'no'")),
     ("course-pool-stride-0", lambda d: course_max_pooling_2d(X4, 2, stride=0), ValueError, ("stride", "0")),
     ("course-pool-pad-float", lambda d: course_max_pooling_2d(X4, 2, pad=0.5), TypeError, ("pad", "0.5")),
+    ("pooling-size-stride-0", lambda d: pooling_output_size(8, 2, 0, 0, True), ValueError, ("s", "0")),
+    ("conv-size-k-float", lambda d: conv_output_size(8, 2.0, 1, 0), TypeError, ("k", "2.0")),
     # convolution, dropout, batch norm
     ("conv-stride-0", lambda d: convolution_2d(X4, jnp.ones((3, 3, 2, 4)), stride=0), ValueError, ("stride", "0")),
     ("conv-pad-negative", lambda d: convolution_2d(X4, jnp.ones((3, 3, 2, 4)), pad=-2), ValueError, ("pad", "-2")),
@@ -147,6 +151,8 @@ CASES = [
     ("imagelist-label-classes", lambda d: parse_image_list(d / "sizes.txt", num_classes=1),
      ImageListError, ("sizes.txt, line 2", "label 1")),
     ("mean-not-npy", lambda d: load_mean(d / "full.npz"), ImageListError, ("full.npz", ".npy")),
+    ("dataset-crop-0", lambda d: ImageListDataset([("a.png", 0)], d, np.zeros((8, 8, 3), np.float32), 0),
+     ValueError, ("crop_size", "0")),
 ]
 
 

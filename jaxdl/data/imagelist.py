@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from jaxdl import _validate
 from jaxdl._validate import NPY_MAGIC
 
 CHAINER_SCALE = np.float32(1.0 / 255.0)  # train_imagenet.py: image *= (1.0 / 255.0)
@@ -172,6 +173,8 @@ class ImageListDataset:
 
     def __init__(self, examples: Sequence[Example], root: str | os.PathLike, mean: np.ndarray,
                  crop_size: int, workers: int = 1):
+        crop_size = _validate.integer("ImageListDataset", "crop_size", crop_size, minimum=1)
+        _validate.integer("ImageListDataset", "workers", workers, minimum=1)
         if mean.shape[0] < crop_size or mean.shape[1] < crop_size:
             raise ImageListError(f"mean image is {mean.shape[:2]}, smaller than the crop {crop_size}")
         self.examples = list(examples)
