@@ -143,16 +143,17 @@ def max_pooling_2d(x: jax.Array, ksize: int | tuple[int, int], stride: int | tup
 
     ksize and stride are ints >= 1 (or (h, w) pairs), stride None means stride = ksize, pad
     ints >= 0; anything else raises TypeError / ValueError naming the argument. Output sizes
-    follow `pooling_output_size`; the input
-    is padded with -inf by `pad` on the top/left and as much as the last window needs on
-    the bottom/right (with cover_all it may hang over the edge, as in Chainer's im2col).
+    follow `pooling_output_size`; the input is padded with -inf by `pad` on the top/left and
+    as much as the last window needs on the bottom/right (with cover_all it may hang over
+    the edge, as in Chainer's im2col).
     The gradient goes to the first maximum of each window in row-major order, like
     Chainer's argmax. Implemented as an elementwise max over the kh*kw strided views of the
     padded input, with the argmax kept for the backward pass: XLA fuses both into a few
     passes, far faster on CPU than reduce_window and its select-and-scatter gradient.
     Windows of more than UNROLLED_MAX_WINDOW pixels use one reduce_window over (value,
-    position) pairs and a scatter-add instead (the same values and gradient), so neither
-    the work of tracing and compiling nor an eager call grows with the window.
+    position) pairs and a scatter-add instead (the same values and gradient for non-NaN
+    input), so neither the work of tracing and compiling nor an eager call grows with the
+    window.
     """
     where = "max_pooling_2d"
     _validate.floating(where, "x", x)
