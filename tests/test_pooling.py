@@ -92,3 +92,16 @@ def test_bad_inputs_are_named():
         max_pooling_2d(jnp.ones((1, 2, 2, 1)), 3, cover_all=False)
     with pytest.raises(ValueError, match="ksize must be"):
         max_pooling_2d(jnp.ones((1, 4, 4, 1)), (2, 2, 2))
+
+
+@pytest.mark.parametrize("case", range(int(POOL["n_cases"])))
+def test_large_window_path_matches_chainer(case, monkeypatch):
+    """The reduce_window path of windows over UNROLLED_MAX_WINDOW pixels, forced on every fixture case."""
+    from jaxdl.nn import pooling
+
+    monkeypatch.setattr(pooling, "UNROLLED_MAX_WINDOW", 0)
+    pooling._pool_jit.clear_cache()
+    try:
+        test_matches_chainer(case)
+    finally:
+        pooling._pool_jit.clear_cache()

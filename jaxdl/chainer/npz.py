@@ -5,10 +5,13 @@ layouts; a trainer snapshot holds the same keys under "updater/model:main/".
 """
 
 import os
+import zipfile
+import zlib
 
 import jax
 import numpy as np
 
+from jaxdl._validate import npz_problem
 from jaxdl.atomic import atomic_write
 from jaxdl.chainer.archs import ModelState, get_arch
 from jaxdl.chainer.convert import chainer_param_shapes, from_chainer, to_numpy_chainer
@@ -17,17 +20,38 @@ TRAINER_SNAPSHOT_PREFIX = "updater/model:main/"  # where extensions.snapshot() k
 
 
 class ChainerFileError(ValueError):
-    """A Chainer npz file that does not hold the expected parameters."""
+    """A file that is not a Chainer npz, or one that does not hold the expected parameters."""
+
+
+WHAT = "a Chainer model npz (what chainer.serializers.save_npz writes, e.g. train_imagenet's model_iter_N)"
+JAXDL_SNAPSHOT_KEY = "__meta__"  # jaxdl.train.checkpoint's metadata entry, in every jaxdl trainer snapshot
+
+
+def _read(archive, key: str, path) -> np.ndarray:
+    """archive[key], a damaged or pickled member raised as ChainerFileError naming the file and key."""
+    try:
+        return archive[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise ChainerFileError(f"{path}: key {key!r} cannot be read ({error}); the file should be {WHAT}") from error
 
 
 def read_chainer_arrays(path: str | os.PathLike, arch: str = "alex", prefix: str = "") -> dict[str, np.ndarray]:
     """The arch's parameters from a Chainer npz, keyed without the prefix, in Chainer layouts.
 
-    Raises ChainerFileError naming the key for a missing parameter, a wrong shape, a
-    non-float array, or a key under `prefix` that the arch does not have.
+    Raises ChainerFileError naming the file for a file that is not an npz archive (a .npy,
+    a truncated zip, a jaxdl trainer snapshot), and the key for a missing parameter, a wrong
+    shape, a non-float or unreadable array, or a key under `prefix` that the arch does not have.
     """
     expected = chainer_param_shapes(get_arch(arch))
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str such as {TRAINER_SNAPSHOT_PREFIX!r}, got {prefix!r}")
+    problem = npz_problem(path)
+    if problem is not None:
+        raise ChainerFileError(f"{path} is not {WHAT}: {problem}")
     with np.load(path, allow_pickle=False) as archive:
+        if JAXDL_SNAPSHOT_KEY in archive.files:
+            raise ChainerFileError(f"{path} is a jaxdl trainer snapshot (snapshot_iter_N), not {WHAT}; continue a run "
+                                   "from it with train_imagenet --resume (jaxdl.train.checkpoint.restore_checkpoint)")
         if not prefix and any(key.startswith(TRAINER_SNAPSHOT_PREFIX) for key in archive.files):
             raise ChainerFileError(f"{path} is a Chainer trainer snapshot; load its model with "
                                    f"prefix={TRAINER_SNAPSHOT_PREFIX!r}")
@@ -43,7 +67,7 @@ def read_chainer_arrays(path: str | os.PathLike, arch: str = "alex", prefix: str
             key = prefix + name
             if key not in archive.files:
                 raise ChainerFileError(f"{path}: missing key {key!r} (Chainer {arch} parameter of shape {shape})")
-            value = archive[key]
+            value = _read(archive, key, path)
             if value.shape != shape:
                 raise ChainerFileError(
                     f"{path}: key {key!r} has shape {value.shape}, expected {shape} for arch {arch!r}")

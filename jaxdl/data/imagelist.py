@@ -13,6 +13,9 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from jaxdl import _validate
+from jaxdl._validate import NPY_MAGIC
+
 CHAINER_SCALE = np.float32(1.0 / 255.0)  # train_imagenet.py: image *= (1.0 / 255.0)
 
 
@@ -25,20 +28,42 @@ class Example(NamedTuple):
     label: int
 
 
-def parse_image_list(path: str | os.PathLike) -> list[Example]:
+class ListedExample(Example):
+    """An Example that also knows where its list names it (`source`, "list.txt, line 3"), for errors."""
+
+    source: str
+
+    def __new__(cls, path: str, label: int, source: str) -> "ListedExample":
+        example = super().__new__(cls, path, label)
+        example.source = source
+        return example
+
+
+def _at(example: Example) -> str:
+    """" (list.txt, line 3)" for an example parse_image_list read, else ""."""
+    source = getattr(example, "source", None)
+    return f" ({source})" if source else ""
+
+
+def parse_image_list(path: str | os.PathLike, num_classes: int | None = None) -> list[Example]:
     """Lines of "path label" (Caffe ImageDataLayer / Chainer LabeledImageDataset format).
 
     Raises ImageListError naming the file and 1-based line for a line that is not exactly
-    two whitespace-separated fields with an integer label.
+    two whitespace-separated fields with a non-negative integer label (below `num_classes`
+    when given). The examples remember their line for later errors (e.g. an unreadable image).
     """
     examples = []
     with open(path) as f:
         for number, line in enumerate(f, start=1):
             fields = line.strip().split()
-            if len(fields) != 2 or not _is_int(fields[1]):
-                raise ImageListError(f"{path}, line {number}: expected 'path label' with an integer label, "
-                                     f"got {line.rstrip()!r}")
-            examples.append(Example(fields[0], int(fields[1])))
+            if len(fields) != 2 or not _is_int(fields[1]) or int(fields[1]) < 0:
+                raise ImageListError(f"{path}, line {number}: expected 'path label' with a non-negative integer "
+                                     f"label (a class index), got {line.rstrip()!r}")
+            label = int(fields[1])
+            if num_classes is not None and label >= num_classes:
+                raise ImageListError(f"{path}, line {number}: label {label} is not a class of the model, "
+                                     f"which has {num_classes} (labels 0 to {num_classes - 1})")
+            examples.append(ListedExample(fields[0], label, f"{path}, line {number}"))
     if not examples:
         raise ImageListError(f"{path}: the image list is empty")
     return examples
@@ -52,25 +77,43 @@ def _is_int(text: str) -> bool:
     return True
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, C) float32 pixel values as PIL gives them (greyscale becomes C = 1)."""
+def read_image(path: str | os.PathLike, where: str = "") -> np.ndarray:
+    """(H, W, C) float32 pixel values as PIL gives them (greyscale becomes C = 1).
+
+    A missing file or one PIL cannot decode raises ImageListError naming it (and `where`,
+    e.g. " (train.txt, line 3)").
+    """
     if not os.path.isfile(path):
-        raise ImageListError(f"image file not found: {path} (are the list paths relative to --root?)")
-    with Image.open(path) as image:
-        array = np.asarray(image, dtype=np.float32)
+        raise ImageListError(f"image file not found: {path}{where} (are the list paths relative to --root?)")
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image, dtype=np.float32)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageListError(f"{path}{where} is not an image PIL can read ({type(error).__name__}: {error}); "
+                             "the list should name image files (PNG, JPEG, ...)") from error
+    if array.ndim not in (2, 3):
+        raise ImageListError(f"{path}{where} decodes to an array of shape {array.shape}, not an (H, W[, C]) image")
     return array[..., None] if array.ndim == 2 else array
 
 
 def compute_mean(examples: Sequence[Example], root: str | os.PathLike = ".") -> np.ndarray:
-    """Chainer compute_mean.py: the float32 sum of all images divided by their count, (C, H, W)."""
-    total = None
+    """Chainer compute_mean.py: the float32 sum of all images divided by their count, (C, H, W).
+
+    Every image must have the size of the first: the first that differs raises ImageListError
+    naming it, its size and the expected one.
+    """
+    if not examples:
+        raise ImageListError("compute_mean needs at least one image, got an empty list")
+    total, first = None, None
     for example in examples:
-        image = read_image(os.path.join(root, example.path))
+        path = os.path.join(root, example.path)
+        image = read_image(path, _at(example))
         if total is None:
-            total = np.zeros_like(image)
+            total, first = np.zeros_like(image), path
         elif image.shape != total.shape:
-            raise ImageListError(f"{example.path} has shape {image.shape}, the first image {total.shape}; "
-                                 "resize every image to the same size (256x256 RGB for the ImageNet example)")
+            raise ImageListError(f"{path}{_at(example)} has shape {image.shape} (H, W, C), but the images must all "
+                                 f"have the first one's shape {total.shape} ({first}); resize every image to the "
+                                 "same size (256x256 RGB for the ImageNet example)")
         total += image
     return (total / len(examples)).transpose(2, 0, 1)
 
@@ -79,7 +122,15 @@ def load_mean(path: str | os.PathLike) -> np.ndarray:
     """A compute_mean.py file, (C, H, W), returned as (H, W, C) float32."""
     if not os.path.isfile(path):
         raise ImageListError(f"mean image file not found: {path} (make it with python -m experiments.compute_mean)")
-    mean = np.load(path)
+    with open(path, "rb") as f:
+        if f.read(6) != NPY_MAGIC:
+            raise ImageListError(f"{path} is not a .npy array; the mean image should be the (C, H, W) .npy file "
+                                 "that python -m experiments.compute_mean writes")
+    try:
+        mean = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ImageListError(f"{path} cannot be read as the mean image ({error}); make it again with "
+                             "python -m experiments.compute_mean") from error
     if mean.ndim != 3:
         raise ImageListError(f"mean image {path} has shape {mean.shape}; expected (C, H, W) as compute_mean writes")
     return np.ascontiguousarray(mean.astype(np.float32).transpose(1, 2, 0))
@@ -122,6 +173,8 @@ class ImageListDataset:
 
     def __init__(self, examples: Sequence[Example], root: str | os.PathLike, mean: np.ndarray,
                  crop_size: int, workers: int = 1):
+        crop_size = _validate.integer("ImageListDataset", "crop_size", crop_size, minimum=1)
+        _validate.integer("ImageListDataset", "workers", workers, minimum=1)
         if mean.shape[0] < crop_size or mean.shape[1] < crop_size:
             raise ImageListError(f"mean image is {mean.shape[:2]}, smaller than the crop {crop_size}")
         self.examples = list(examples)
@@ -137,10 +190,10 @@ class ImageListDataset:
 
     def example(self, index: int, rng: np.random.Generator | None) -> np.ndarray:
         """The preprocessed image `index`, (crop, crop, C) float32."""
-        path = os.path.join(self.root, self.examples[index].path)
-        image = read_image(path)
+        path, where = os.path.join(self.root, self.examples[index].path), _at(self.examples[index])
+        image = read_image(path, where)
         if image.shape != self.mean.shape:
-            raise ImageListError(f"{path} has shape {image.shape} (H, W, C) but the mean image has "
+            raise ImageListError(f"{path}{where} has shape {image.shape} (H, W, C) but the mean image has "
                                  f"{self.mean.shape}; images must be RGB of the mean's size (256x256 for ImageNet)")
         height, width = image.shape[:2]
         if rng is None:

@@ -35,6 +35,25 @@ ALEX_HIDDEN = (("fc6", 4096), ("fc7", 4096))  # L.Linear(None, 4096) -> ReLU -> 
 DROPOUT_RATIO = 0.5
 
 
+def check_input(x: Any, insize: int) -> None:
+    """ValueError / TypeError unless x is a batch of (N, insize, insize, 3) NHWC float images."""
+    wanted = f"AlexNet takes (N, {insize}, {insize}, 3) NHWC float images"
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        raise TypeError(f"{wanted}, got {type(x).__name__}")
+    shape = tuple(x.shape)
+    if len(shape) != 4 or shape[1:] != (insize, insize, 3):
+        hint = ""
+        if len(shape) == 4 and shape[1:] == (3, insize, insize):
+            hint = "; that looks NCHW (Chainer's layout): transpose it with x.transpose(0, 2, 3, 1)"
+        elif len(shape) == 4 and shape[3] == 3:
+            hint = f"; crop or resize the images to {insize}x{insize} (train_imagenet crops 256x256 to {insize})"
+        elif len(shape) == 3:
+            hint = "; add the batch axis, e.g. x[None]"
+        raise ValueError(f"{wanted}, got shape {shape}{hint}")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"{wanted}, got dtype {x.dtype}; cast it first, e.g. x.astype(jnp.float32)")
+
+
 class AlexNet(nn.Module):
     """Chainer's Alex on NHWC input (N, 227, 227, 3); returns float32 logits (N, num_classes).
 
@@ -46,7 +65,9 @@ class AlexNet(nn.Module):
     from the 'dropout' rng). Weights start LeCunNormal (untruncated), biases zero: 62,378,344
     parameters for 1000 classes.
 
-    dtype is the computation dtype (e.g. jnp.bfloat16); parameters stay float32. Chainer
+    Any other input shape or a non-float dtype raises ValueError / TypeError saying so (an
+    NCHW batch is told to transpose). dtype is the computation dtype (e.g. jnp.bfloat16);
+    parameters stay float32. Chainer
     flattens pool5 in C, H, W order, so its fc6 weights need a row permutation to be used
     here (jaxdl.chainer does it).
     """
@@ -57,6 +78,7 @@ class AlexNet(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        check_input(x, self.insize)
         h = x.astype(self.dtype)
         for spec in ALEX_CONVS:
             h = Convolution2D(spec.features, spec.ksize, spec.stride, spec.pad, spec.method, self.dtype,

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import _validate
 from jaxdl.nn import Dropout, normal
 from jaxdl.nn.conv import convolution_2d
 from jaxdl.nn.course_pooling import course_max_pooling_2d
@@ -70,6 +71,33 @@ def _pool(x: jax.Array) -> jax.Array:
     return course_max_pooling_2d(x, 2, stride=2)
 
 
+def _check_images(module: nn.Module, x: jax.Array) -> None:
+    """The course nets take NHWC float images (N, H, W, C), e.g. (N, 28, 28, 1) for MNIST, with the
+    channel count their conv1 was initialised for."""
+    name = type(module).__name__
+    _validate.floating(name, "x", x)
+    if x.ndim != 4:
+        hint = "; add the channel axis, e.g. x[..., None]" if x.ndim == 3 else ""
+        raise ValueError(f"{name} takes NHWC images (N, H, W, C), e.g. (N, 28, 28, 1) for MNIST, "
+                         f"got shape {tuple(x.shape)}{hint}")
+    conv1 = module.variables.get("params", {}).get("conv1")
+    if conv1 is not None and x.shape[-1] != conv1["kernel"].shape[2]:
+        channels = conv1["kernel"].shape[2]
+        hint = "; that looks NCHW: transpose it with x.transpose(0, 2, 3, 1)" if x.shape[1] == channels else ""
+        raise ValueError(f"{name} was initialised for {channels}-channel NHWC images, got x of shape "
+                         f"{tuple(x.shape)} ({x.shape[-1]} channels){hint}")
+
+
+def _check_flat_features(module: nn.Module, h: jax.Array, x: jax.Array) -> None:
+    """The flattened feature map must match the affine1 the net was initialised with (else the
+    image size differs from the initialising one: say so rather than fail in the matmul)."""
+    affine1 = module.variables.get("params", {}).get("affine1")
+    if affine1 is not None and h.shape[-1] != affine1["kernel"].shape[0]:
+        raise ValueError(f"{type(module).__name__} was initialised for images whose feature map flattens to "
+                         f"{affine1['kernel'].shape[0]} values, but x of shape {tuple(x.shape)} gives {h.shape[-1]}; "
+                         "feed images of the size it was initialised with ((N, 28, 28, 1) for MNIST)")
+
+
 def _check_std(std: float) -> None:
     if not std > 0:
         raise ValueError(f"weight_init_std must be positive, got {std!r}")
@@ -97,9 +125,11 @@ class SimpleConvNet(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         _check_std(self.weight_init_std)
+        _check_images(self, x)
         std, method = self.weight_init_std, _lowering(self.conv_method, train)
         h = Convolution(self.filter_num, self.filter_size, self.stride, self.pad, std, method, name="conv1")(x)
         h = _pool(nn.relu(h)).reshape(x.shape[0], -1)
+        _check_flat_features(self, h, x)
         h = nn.relu(_affine(self.hidden_size, std, "affine1")(h))
         return _affine(self.output_size, std, "affine2")(h)
 
@@ -123,10 +153,12 @@ class DoubleConvNet(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         _check_std(self.weight_init_std)
+        _check_images(self, x)
         std, method = self.weight_init_std, _lowering(self.conv_method, train)
         h = nn.relu(Convolution(10, 7, 1, 1, std, method, name="conv1")(x))
         h = nn.relu(Convolution(20, 3, 1, 1, std, method, name="conv2")(h))
         h = _pool(h).reshape(x.shape[0], -1)
+        _check_flat_features(self, h, x)
         h = nn.relu(_affine(self.hidden_size, std, "affine1")(h))
         return _affine(self.output_size, std, "affine2")(h)
 
@@ -167,6 +199,7 @@ class DeepConvNet(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        _check_images(self, x)
         stds = self.kernel_stds()
         method = _lowering(self.conv_method, train)
         h = x
@@ -175,6 +208,7 @@ class DeepConvNet(nn.Module):
             if i % 2 == 0:
                 h = _pool(h)
         h = h.reshape(x.shape[0], -1)
+        _check_flat_features(self, h, x)
         h = nn.relu(_affine(self.hidden_size, stds[6], "affine1")(h))
         h = Dropout(self.dropout_ratio, self.dropout, name="dropout1")(h, train)
         h = _affine(self.output_size, stds[7], "affine2")(h)

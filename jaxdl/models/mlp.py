@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import _validate
 from jaxdl.nn import BatchNorm, Dropout, course_std, dense_dot_general, normal
 from jaxdl.nn.batchnorm import CONVENTIONS
 from jaxdl.nn.dropout import FORMS
@@ -45,8 +46,11 @@ class MultiLayerNet(nn.Module):
     differ only in activation, use_batchnorm or weight_init run in one compiled program."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.hidden_sizes, str | bytes) or not isinstance(self.hidden_sizes, Sequence):
+            raise TypeError(f"MultiLayerNet: hidden_sizes must be a sequence of ints such as [100, 100], "
+                            f"got {self.hidden_sizes!r}")
         sizes = [self.input_size, *self.hidden_sizes, self.output_size]
-        if not all(isinstance(s, int) and s > 0 for s in sizes):
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ValueError(f"layer sizes must be positive integers, got {sizes}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of {sorted(ACTIVATIONS)}")
@@ -61,6 +65,10 @@ class MultiLayerNet(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        _validate.array("MultiLayerNet", "x", x)
+        if x.ndim < 2:
+            raise ValueError(f"MultiLayerNet takes a batch (N, {self.input_size}) or (N, ...) with {self.input_size} "
+                             f"features per example, got x of shape {tuple(x.shape)}; add the batch axis, e.g. x[None]")
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != self.input_size:
             raise ValueError(

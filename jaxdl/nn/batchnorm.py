@@ -32,6 +32,9 @@ CONVENTIONS = {
 
 
 def convention(name: str) -> BatchNormConvention:
+    """The convention `name` ("course" | "chainer" | "flax"); TypeError / ValueError listing them otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"batch-norm convention must be a str, one of {sorted(CONVENTIONS)}, got {name!r}")
     if name not in CONVENTIONS:
         raise ValueError(f"unknown batch-norm convention {name!r}; choose one of {sorted(CONVENTIONS)}")
     return CONVENTIONS[name]
@@ -93,6 +96,10 @@ class BatchNorm(nn.Module):
     """
 
     convention: str = "course"
+
+    def __post_init__(self) -> None:
+        convention(self.convention)  # an unknown name fails where the layer is built
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxdl import _validate
 from jaxdl.nn.initializers import chainer_lecun_normal
 from jaxdl.nn.output_size import conv_output_size
 
@@ -23,12 +24,29 @@ def convolution_2d(x: jax.Array, kernel: jax.Array, stride: int = 1, pad: int = 
     the padded input into a patch matrix and does one matmul; the same numbers, but on CPU
     much faster for a strided convolution over few input channels (AlexNet's conv1),
     whose filter gradient XLA otherwise computes as a slow dilated convolution.
+
+    stride must be an int >= 1, pad an int >= 0, x and kernel float arrays of rank 4 with
+    matching channels and a kernel that fits the padded input; else TypeError / ValueError.
     """
+    where = "convolution_2d"
+    _validate.floating(where, "x", x)
+    _validate.floating(where, "kernel", kernel)
+    stride = _validate.integer(where, "stride", stride, minimum=1)
+    pad = _validate.integer(where, "pad", pad, minimum=0)
+    _validate.choice(where, "method", method, METHODS)
+    if x.ndim != 4 or kernel.ndim != 4:
+        raise ValueError(f"{where} takes x (N, H, W, C) NHWC and kernel (kh, kw, C, O) HWIO, got x of shape "
+                         f"{tuple(x.shape)} and kernel of shape {tuple(kernel.shape)}")
+    if x.shape[3] != kernel.shape[2]:
+        raise ValueError(f"{where}: x has {x.shape[3]} channels (shape {tuple(x.shape)}, NHWC) but the kernel "
+                         f"takes {kernel.shape[2]} (shape {tuple(kernel.shape)}, HWIO)")
+    for axis, size, k in ((1, x.shape[1], kernel.shape[0]), (2, x.shape[2], kernel.shape[1])):
+        if conv_output_size(size, k, stride, pad) < 1:
+            raise ValueError(f"{where}: the {k}-wide kernel does not fit x's axis {axis} of size {size} "
+                             f"with pad {pad}; use a smaller kernel or more padding")
     if method == "xla":
         return lax.conv_general_dilated(x, kernel, (stride, stride), ((pad, pad), (pad, pad)),
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    if method != "im2col":
-        raise ValueError(f"unknown convolution method {method!r}; choose one of {METHODS}")
     kh, kw, c, o = kernel.shape
     n, h, w, _ = x.shape
     oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
@@ -54,6 +72,11 @@ class Convolution2D(nn.Module):
     pad: int = 0
     method: str = "xla"
     dtype: jnp.dtype = jnp.float32
+
+    def __post_init__(self) -> None:
+        _validate.integer("Convolution2D", "features", self.features, minimum=1)
+        _validate.integer("Convolution2D", "ksize", self.ksize, minimum=1)
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxdl import _validate
+
 
 def window_sum(v: jax.Array, half_width: int) -> jax.Array:
     """s_c = sum_{|j-c| <= half_width, 0 <= j < C} v_j over the last axis.
@@ -60,10 +62,22 @@ def local_response_normalization(x: jax.Array, n: int = 5, k: float = 2.0, alpha
     """Chainer F.local_response_normalization over `axis` (the channel axis; -1 for NHWC).
 
     Differentiable with Chainer's closed-form gradient (no power is differentiated) and
-    jit-friendly. Computes in at least float32 and returns x's dtype.
+    jit-friendly. Computes in at least float32 and returns x's dtype, which must be a floating
+    one (as Chainer's type check requires). n is an int >= 1; k > 0 and alpha >= 0 keep the
+    base k + alpha * sum x^2 positive (its power -beta is finite); beta is a finite number.
+    Other values raise TypeError / ValueError naming the argument.
     """
-    if n < 1:
-        raise ValueError(f"LRN window n must be >= 1, got {n}")
+    where = "local_response_normalization"
+    _validate.floating(where, "x", x)
+    if x.ndim < 1:
+        raise ValueError(f"{where}: x must have a channel axis, got a scalar")
+    n = _validate.integer(where, "n", n, minimum=1)
+    _validate.real(where, "k", k, low=0.0, low_open=True)
+    _validate.real(where, "alpha", alpha, low=0.0)
+    _validate.real(where, "beta", beta)
+    axis = _validate.integer(where, "axis", axis)
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{where}: axis {axis} is out of range for x of shape {tuple(x.shape)}")
     compute = jnp.promote_types(x.dtype, jnp.float32)
     moved = jnp.moveaxis(x, axis, -1).astype(compute)
     y = _lrn_last_axis(moved, int(n), float(k), float(alpha), float(beta))

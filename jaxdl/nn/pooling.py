@@ -5,16 +5,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
+from jaxdl import _validate
 from jaxdl.nn.output_size import pooling_output_size
-
-
-def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or any(not isinstance(v, int) for v in pair):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return pair
 
 
 class _Geometry(NamedTuple):
@@ -85,20 +80,88 @@ def _max_pool_bwd(geometry, residuals, gy):
 _max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
+def _first_max(a, b):
+    """The larger of two (value, padded flat position) pairs, the earlier position on a tie: so a
+    window reduces to its first maximum in row-major order, whatever order XLA combines in."""
+    (va, ia), (vb, ib) = a, b
+    take_b = (vb > va) | ((vb == va) & (ib < ia))
+    return lax.select(take_b, vb, va), lax.select(take_b, ib, ia)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _max_pool_reduce(x: jax.Array, geometry: _Geometry) -> jax.Array:
+    return _max_pool_reduce_fwd(x, geometry)[0]
+
+
+def _max_pool_reduce_fwd(x, geometry):
+    (kh, kw), (sh, sw), _, ((top, bottom), (left, right)) = geometry
+    padded = lax.pad(x, jnp.array(-jnp.inf, x.dtype), ((0, 0, 0), (top, bottom, 0), (left, right, 0), (0, 0, 0)))
+    _, hp, wp, _ = padded.shape
+    position = (lax.broadcasted_iota(jnp.int32, padded.shape, 1) * wp
+                + lax.broadcasted_iota(jnp.int32, padded.shape, 2))  # row-major position in the padded plane
+    best, argmax = lax.reduce_window((padded, position), (jnp.array(-jnp.inf, x.dtype), jnp.array(hp * wp, jnp.int32)),
+                                     _first_max, (1, kh, kw, 1), (1, sh, sw, 1), "VALID")
+    return best, (argmax, x.shape)
+
+
+def _max_pool_reduce_bwd(geometry, residuals, gy):
+    argmax, shape = residuals
+    _, _, _, ((top, bottom), (left, right)) = geometry
+    n, h, w, c = shape
+    hp, wp = h + top + bottom, w + left + right
+    zero = jnp.array(0, gy.dtype)
+    # one scatter-add of each window's gradient to its argmax in the padded plane
+    rows = argmax.reshape(n, -1, c)
+    flat = jnp.zeros((n, hp * wp, c), gy.dtype).at[
+        jnp.arange(n)[:, None, None], rows, jnp.arange(c)[None, None, :]].add(gy.reshape(n, -1, c))
+    gx = flat.reshape(n, hp, wp, c)
+    return (lax.pad(gx, zero, ((0, 0, 0), (-top, -bottom, 0), (-left, -right, 0), (0, 0, 0))),)
+
+
+_max_pool_reduce.defvjp(_max_pool_reduce_fwd, _max_pool_reduce_bwd)
+
+
+UNROLLED_MAX_WINDOW = 64  # kh * kw up to this: the unrolled strided views (fast under jit); above: reduce_window
+
+
+def _pool_fn(geometry: _Geometry):
+    """The pooling of `geometry`: unrolled views for small windows, one variadic reduce_window above
+    UNROLLED_MAX_WINDOW, so that the program's size never grows past that of an 8x8 window."""
+    (kh, kw) = geometry.kernel
+    return _max_pool if kh * kw <= UNROLLED_MAX_WINDOW else _max_pool_reduce
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _pool_jit(x: jax.Array, geometry: _Geometry) -> jax.Array:
+    # one compiled program per shape and geometry: eagerly, each view would be compiled on its own
+    return _pool_fn(geometry)(x, geometry)
+
+
 def max_pooling_2d(x: jax.Array, ksize: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                    pad: int | tuple[int, int] = 0, cover_all: bool = True) -> jax.Array:
-    """Chainer F.max_pooling_2d for x of shape (N, H, W, C).
+    """Chainer F.max_pooling_2d for x of shape (N, H, W, C), a floating dtype.
 
-    stride None means stride = ksize. Output sizes follow `pooling_output_size`; the input
-    is padded with -inf by `pad` on the top/left and as much as the last window needs on
-    the bottom/right (with cover_all it may hang over the edge, as in Chainer's im2col).
+    ksize and stride are ints >= 1 (or (h, w) pairs), stride None means stride = ksize, pad
+    ints >= 0; anything else raises TypeError / ValueError naming the argument. Output sizes
+    follow `pooling_output_size`; the input is padded with -inf by `pad` on the top/left and
+    as much as the last window needs on the bottom/right (with cover_all it may hang over
+    the edge, as in Chainer's im2col).
     The gradient goes to the first maximum of each window in row-major order, like
     Chainer's argmax. Implemented as an elementwise max over the kh*kw strided views of the
     padded input, with the argmax kept for the backward pass: XLA fuses both into a few
     passes, far faster on CPU than reduce_window and its select-and-scatter gradient.
+    Windows of more than UNROLLED_MAX_WINDOW pixels use one reduce_window over (value,
+    position) pairs and a scatter-add instead (the same values and gradient for non-NaN
+    input), so neither the work of tracing and compiling nor an eager call grows with the
+    window.
     """
+    where = "max_pooling_2d"
+    _validate.floating(where, "x", x)
     if x.ndim != 4:
-        raise ValueError(f"max_pooling_2d expects NHWC input of rank 4, got shape {x.shape}")
-    kernel = _pair(ksize, "ksize")
-    strides = kernel if stride is None else _pair(stride, "stride")
-    return _max_pool(x, _geometry(x.shape, kernel, strides, _pair(pad, "pad"), cover_all))
+        raise ValueError(f"max_pooling_2d expects NHWC input of rank 4, (N, H, W, C), got shape {tuple(x.shape)}")
+    kernel = _validate.int_pair(where, "ksize", ksize, 1)
+    strides = kernel if stride is None else _validate.int_pair(where, "stride", stride, 1)
+    pads = _validate.int_pair(where, "pad", pad, 0)
+    if not isinstance(cover_all, bool | np.bool_):
+        raise TypeError(f"{where}: cover_all must be True or False, got {cover_all!r}")
+    return _pool_jit(x, _geometry(x.shape, kernel, strides, pads, bool(cover_all)))

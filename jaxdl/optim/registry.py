@@ -1,7 +1,7 @@
 """Optimizers by name: "family:name" (or "name", family course) -> optax transform, with checked hyperparameters."""
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from types import ModuleType
 from typing import Any
 
@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdl import _validate
 from jaxdl.optim import chainer, course, notebook, optax_family
 from jaxdl.optim._dtypes import keep_dtypes
 
@@ -21,7 +22,40 @@ def available() -> list[str]:
     return [f"{family}:{name}" for family, module in FAMILIES.items() for name in module.OPTIMIZERS]
 
 
+# The range each hyperparameter needs in every family's formulas: (low, high, low_open, high_open).
+# learning_rate > 0 (a negative one ascends), eps > 0 (eps = 0 divides 0 by 0 where g = 0 and h = 0),
+# decay factors in [0, 1) (beta1 = 1 divides by 1 - beta1^t = 0; 1 never forgets, > 1 or < 0 diverges).
+RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
+    "learning_rate": (0.0, None, True, False),
+    "momentum": (0.0, 1.0, False, True),
+    "decay_rate": (0.0, 1.0, False, True),
+    "beta1": (0.0, 1.0, False, True),
+    "beta2": (0.0, 1.0, False, True),
+    "eps": (0.0, None, True, False),
+}
+
+
+def _check_spec(spec: Any) -> None:
+    if not isinstance(spec, str):
+        raise TypeError(f"optimizer spec must be a str such as 'chainer:adam' (family:name) or 'adam' (course), "
+                        f"got {spec!r} ({type(spec).__name__}); available: {', '.join(available())}")
+
+
+def _check_hparams(full: str, resolved: dict[str, Any], schedules: Container[str]) -> None:
+    """Each hyperparameter a real scalar in its range (checked when concrete); those named in
+    `schedules` may also be a callable (a schedule of the step count)."""
+    for key, value in resolved.items():
+        if callable(value) and not hasattr(value, "dtype"):
+            if key in schedules:
+                continue
+            raise TypeError(f"{full}: {key} is a callable ({getattr(value, '__name__', 'schedule')}), but {full} "
+                            f"takes a schedule only with inject=True; pass a number, or use inject=True")
+        low, high, low_open, high_open = RANGES.get(key, (None, None, False, False))
+        _validate.real(full, key, value, low, high, low_open, high_open)
+
+
 def _factory(spec: str) -> tuple[str, Callable[..., optax.GradientTransformation]]:
+    _check_spec(spec)
     family, _, name = spec.rpartition(":")
     family = family or DEFAULT_FAMILY
     if family not in FAMILIES:
@@ -34,8 +68,11 @@ def _factory(spec: str) -> tuple[str, Callable[..., optax.GradientTransformation
     return f"{family}:{name}", module.OPTIMIZERS[name]
 
 
-def _resolve(spec: str, hparams: dict[str, Any]) -> tuple[str, Callable[..., optax.GradientTransformation], dict]:
-    """The canonical spec, its factory, and every hyperparameter (given ones over the family defaults)."""
+def _resolve(spec: str, hparams: dict[str, Any], inject: bool = True
+             ) -> tuple[str, Callable[..., optax.GradientTransformation], dict]:
+    """The canonical spec, its factory, and every hyperparameter (given ones over the family defaults),
+    each checked against RANGES. A schedule (callable) is accepted for any hyperparameter with
+    `inject` (inject_hyperparams evaluates it), else only for an optax optimizer's learning_rate."""
     full, factory = _factory(spec)
     params = inspect.signature(factory).parameters
     unknown = sorted(set(hparams) - set(params))
@@ -47,6 +84,7 @@ def _resolve(spec: str, hparams: dict[str, Any]) -> tuple[str, Callable[..., opt
             f"{full} needs {', '.join(missing)} (the reference has no default); valid: {', '.join(params)}"
         )
     resolved = {k: hparams.get(k, p.default) for k, p in params.items()}
+    _check_hparams(full, resolved, resolved if inject else ("learning_rate",) if full.startswith("optax:") else ())
     return full, factory, resolved
 
 
@@ -55,7 +93,9 @@ def create(spec: str, *, inject: bool = False, **hparams: Any) -> optax.Gradient
 
     Hyperparameters (learning_rate, momentum, decay_rate, beta1, beta2, eps, as the optimizer
     takes them) default to the family's reference values; unknown families, names or
-    hyperparameters raise ValueError listing the valid ones.
+    hyperparameters raise ValueError listing the valid ones. Each value must be a real scalar
+    (Python, NumPy or jax; traced ones are not range-checked) with learning_rate > 0, eps > 0
+    and momentum, decay_rate, beta1, beta2 in [0, 1), else TypeError / ValueError naming it.
 
     Updates come back in the gradients' dtype and the state keeps its initial dtypes (bfloat16
     parameters give bfloat16 updates and moments; arithmetic runs in at least float32).
@@ -66,7 +106,9 @@ def create(spec: str, *, inject: bool = False, **hparams: Any) -> optax.Gradient
     `state.hyperparams["learning_rate"] = jnp.float32(lr)` changes the step inside one compiled
     program, and a hyperparameter may also be a schedule (a callable of the step count).
     """
-    _, factory, resolved = _resolve(spec, hparams)
+    if not isinstance(inject, bool | np.bool_):
+        raise TypeError(f"optim.create: inject must be True or False, got {inject!r}")
+    _, factory, resolved = _resolve(spec, hparams, inject=bool(inject))
     if inject:
         return keep_dtypes(optax.inject_hyperparams(factory, hyperparam_dtype=jnp.float32)(**resolved))
     return keep_dtypes(factory(**resolved))

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdl import _validate
 from jaxdl.optim.rules import Scalar
 
 Mask = Any | Callable[[optax.Params], Any] | None
@@ -64,8 +65,11 @@ def course_l1_term(params: optax.Params, mask: Mask = weights_only_mask) -> jax.
     return sum(jnp.sum(w * jax.lax.stop_gradient(jnp.sign(w))) for w in masked_leaves(params, mask))
 
 
-def _penalty(rate: Scalar, term: Callable[[jax.Array], jax.Array], mask: Mask) -> optax.GradientTransformation:
-    """g += rate * term(w) on the masked leaves (every leaf when mask is None); needs params."""
+def _penalty(rate: Scalar, term: Callable[[jax.Array], jax.Array], mask: Mask, name: str
+             ) -> optax.GradientTransformation:
+    """g += rate * term(w) on the masked leaves (every leaf when mask is None); needs params.
+    `rate` must be a real scalar >= 0 (checked when concrete)."""
+    _validate.real(name, "rate", rate, low=0.0)
 
     def init_fn(params: optax.Params) -> optax.EmptyState:
         del params
@@ -85,19 +89,19 @@ def _penalty(rate: Scalar, term: Callable[[jax.Array], jax.Array], mask: Mask) -
 
 def coupled_l2(rate: Scalar, mask: Mask = weights_only_mask) -> optax.GradientTransformation:
     """Course L2 (MultiLayerNet weight_decay_lambda): g += rate * W, weights only; loss gains 0.5 * rate * sum W^2."""
-    return _penalty(rate, lambda w: w, mask)
+    return _penalty(rate, lambda w: w, mask, "coupled_l2")
 
 
 def course_l1(rate: Scalar, mask: Mask = weights_only_mask) -> optax.GradientTransformation:
     """Course L1 (2_5 notebook): g += rate * sign(W), weights only; loss gains rate * sum |W|."""
-    return _penalty(rate, jnp.sign, mask)
+    return _penalty(rate, jnp.sign, mask, "course_l1")
 
 
 def chainer_weight_decay(rate: Scalar, mask: Mask = None) -> optax.GradientTransformation:
     """Chainer optimizer_hooks.WeightDecay(rate): g += rate * w on every parameter."""
-    return _penalty(rate, lambda w: w, mask)
+    return _penalty(rate, lambda w: w, mask, "chainer_weight_decay")
 
 
 def chainer_lasso(rate: Scalar, mask: Mask = None) -> optax.GradientTransformation:
     """Chainer optimizer_hooks.Lasso(rate): g += rate * sign(w) on every parameter."""
-    return _penalty(rate, jnp.sign, mask)
+    return _penalty(rate, jnp.sign, mask, "chainer_lasso")

@@ -7,19 +7,33 @@ structure (its leaves are arrays) and gives back bit-identical leaves.
 
 import json
 import os
+import zipfile
+import zlib
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl._validate import npz_problem
 from jaxdl.atomic import atomic_write
 
 META_KEY = "__meta__"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that does not match the structure it is restored into."""
+    """A file that is not a checkpoint, or one that does not match the structure it is restored into."""
+
+
+WHAT = "a checkpoint written by jaxdl.train.checkpoint.save_checkpoint (e.g. train_imagenet's snapshot_iter_N)"
+
+
+def _read(archive, key: str, path) -> np.ndarray:
+    """archive[key], a damaged or pickled member raised as CheckpointError naming the file and key."""
+    try:
+        return archive[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise CheckpointError(f"{path}: entry {key} cannot be read ({error}); the file should be {WHAT}") from error
 
 
 def _is_prng_key(leaf: Any) -> bool:
@@ -39,15 +53,23 @@ def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict | None = None
 
 def restore_checkpoint(path: str | os.PathLike, target: Any) -> tuple[Any, dict]:
     """(tree shaped like `target` with the saved leaves, meta). Raises CheckpointError naming
-    the first missing key or the first leaf whose shape or dtype differs from the target's."""
+    the file when it is not a save_checkpoint npz (a .npy, a truncated zip, a Chainer model
+    npz), else the first missing key or the first leaf whose shape or dtype differs from the target's."""
     key_paths, treedef = jax.tree_util.tree_flatten_with_path(target)
     leaves = []
+    problem = npz_problem(path)
+    if problem is not None:
+        raise CheckpointError(f"{path} is not {WHAT}: {problem}")
     with np.load(path, allow_pickle=False) as archive:
+        if META_KEY not in archive.files:
+            shown = ", ".join(archive.files[:3]) + (", ..." if len(archive.files) > 3 else "")
+            raise CheckpointError(f"{path} is not {WHAT}: it has no {META_KEY} entry (it holds {shown or 'nothing'}); "
+                                  "a Chainer model npz (model_iter_N) initialises a model with --initmodel instead")
         for key_path, target_leaf in key_paths:
             key = jax.tree_util.keystr(key_path)
             if key not in archive.files:
                 raise CheckpointError(f"{path}: missing leaf {key}; was it written for another model or optimizer?")
-            value = archive[key]
+            value = _read(archive, key, path)
             is_key = _is_prng_key(target_leaf)
             like = jax.random.key_data(target_leaf) if is_key else target_leaf
             if value.shape != tuple(like.shape) or value.dtype != like.dtype:
@@ -55,5 +77,5 @@ def restore_checkpoint(path: str | os.PathLike, target: Any) -> tuple[Any, dict]
                                       f"expected {like.dtype}{list(like.shape)}")
             leaves.append(jax.random.wrap_key_data(value, impl=jax.random.key_impl(target_leaf))
                           if is_key else jnp.asarray(value))
-        meta = json.loads(str(archive[META_KEY])) if META_KEY in archive.files else {}
+        meta = json.loads(str(_read(archive, META_KEY, path)))
     return jax.tree_util.tree_unflatten(treedef, leaves), meta
