@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import jaxdl.chainer
+import jaxdl.data
 import jaxdl.optim
 from jaxdl.chainer import ChainerFileError, ModelState
 from jaxdl.data.imagelist import ImageListDataset, ImageListError, compute_mean, load_mean, parse_image_list
@@ -59,6 +60,8 @@ def _small_convnet_params():
 
 
 CASES = [
+    # jaxdl.data.load: the dataset's name
+    ("load-name-list", lambda d: jaxdl.data.load(["mnist"]), ValueError, ("unknown dataset", "['mnist']", "mnist")),
     # jaxdl.optim.create: spec, each hyperparameter's type and range
     ("create-negative-lr", lambda d: jaxdl.optim.create("course:sgd", learning_rate=-1.0),
      ValueError, ("learning_rate", "-1.0", "> 0")),

@@ -21,7 +21,7 @@ import jaxdl.chainer
 import jaxdl.optim
 from jaxdl.atomic import atomic_write, remove_leftovers
 from jaxdl.data.epoch_iterator import EpochIterator, sequential_batches
-from jaxdl.data.imagelist import ImageListDataset, ImageListError, compute_mean, load_mean, parse_image_list
+from jaxdl.data.imagelist import ImageListDataset, compute_mean, load_mean, parse_image_list
 from jaxdl.data.synthetic import synthetic_images
 from jaxdl.data.tfds_images import export_image_lists
 from jaxdl.train.state import Batch, Task
@@ -47,21 +47,10 @@ def augmentation_rngs(seed: int, iteration: int, batch_size: int) -> list[np.ran
     return [np.random.default_rng([seed, iteration, slot]) for slot in range(batch_size)]
 
 
-def labelled_examples(path: str, num_classes: int) -> list:
-    """The examples of image list `path`; an ImageListError names the first line whose label is not
-    one of the model's classes 0..num_classes-1."""
-    examples = parse_image_list(path)
-    for line, example in enumerate(examples, start=1):
-        if not 0 <= example.label < num_classes:
-            raise ImageListError(f"{path}, line {line}: label {example.label} is not one of the model's "
-                                 f"{num_classes} classes (0..{num_classes - 1})")
-    return examples
-
-
 def image_list_data(train_list: str, val_list: str, root: str, mean_path: str, args: argparse.Namespace,
                     insize: int, num_classes: int):
     """(train size, load_batch, val_batches) over Chainer-style image lists."""
-    train_examples, val_examples = labelled_examples(train_list, num_classes), labelled_examples(val_list, num_classes)
+    train_examples, val_examples = parse_image_list(train_list, num_classes), parse_image_list(val_list, num_classes)
     mean = load_mean(mean_path)
     train = ImageListDataset(train_examples, root, mean, insize, args.loaderjob)
     val = ImageListDataset(val_examples, root, mean, insize, args.loaderjob)

@@ -42,7 +42,7 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Split, S
     Sources, first match wins: `data_dir`; the folder in $JAXDL_DATA_DIR; TFDS (downloads
     and caches on first use; needs the network and tensorflow).
     """
-    if name not in TFDS_SOURCES:
+    if not isinstance(name, str) or name not in TFDS_SOURCES:
         raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(TFDS_SOURCES)}")
     folder = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
     if folder is not None:
