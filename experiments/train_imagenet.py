@@ -19,7 +19,7 @@ from jaxdl.data.tfds_images import TfdsUnavailable
 
 DTYPE_NAMES = ("float32", "bfloat16")
 POSITIVE_FLAGS = ("batchsize", "val_batchsize", "epoch", "iteration", "loaderjob", "val_interval", "log_interval",
-                  "snapshot_interval", "synthetic_size")
+                  "snapshot_interval", "synthetic_size", "keep_snapshots")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0,
                         help="Seed of the initial weights, batch order, crops and dropout")
     parser.add_argument("--test", action="store_true", help="Validate, log and snapshot every iteration")
+    parser.add_argument("--keep_snapshots", type=int,
+                        help="Keep only the newest N snapshots and their models (default: all, as Chainer)")
     parser.add_argument("--val_interval", type=int, help="Iterations between validations (default 100000; --test 1)")
     parser.add_argument("--log_interval", type=int, help="Iterations between log entries (default 1000; --test 1)")
     parser.add_argument("--snapshot_interval", type=int,

@@ -283,3 +283,21 @@ def test_image_list_labels_outside_the_models_classes_are_refused(tmp_path, caps
     message = ("label 5000 is not a class of the model, which has 1000" if label == "5000"
                else "expected 'path label' with a non-negative integer label")
     assert "train.txt, line 2: " in err and message in err and "Traceback" not in err
+
+
+def test_keep_snapshots_retires_the_oldest_with_their_models(tmp_path):
+    trainer = tiny_trainer(tmp_path, stop_iteration=5, val_interval=100, log_interval=100, snapshot_interval=1)
+    trainer.save_model = lambda params, path: pathlib.Path(path).write_text("model")
+    trainer.keep_snapshots = 2
+    trainer.run()
+    assert sorted(p.name for p in tmp_path.glob("*_iter_*")) == ["model_iter_4", "model_iter_5", "snapshot_iter_4",
+                                                                  "snapshot_iter_5"]
+
+
+def test_initmodel_with_non_finite_weights_is_refused():
+    from jaxdl.chainer.train_imagenet import refuse_non_finite
+
+    refuse_non_finite({"conv1": {"kernel": np.ones((2, 2))}}, "--initmodel ok.npz")
+    with pytest.raises(ValueError, match=r"--initmodel bad.npz: \['fc8'\]\['bias'\] holds non-finite values"):
+        refuse_non_finite({"conv1": {"kernel": np.ones(2)}, "fc8": {"bias": np.array([0.0, np.inf])}},
+                          "--initmodel bad.npz")

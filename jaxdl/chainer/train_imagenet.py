@@ -91,6 +91,14 @@ def tfds_lists(args: argparse.Namespace) -> tuple[str, str, str, str]:
     return lists["train"], lists["validation"], root, mean_path
 
 
+def refuse_non_finite(params, source: str) -> None:
+    """Raise ValueError naming `source` and the first parameter that holds NaN or infinite values."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if not np.isfinite(np.asarray(leaf)).all():
+            raise ValueError(f"{source}: {jax.tree_util.keystr(path)} holds non-finite values; give a model "
+                             "with finite weights")
+
+
 def resume_settings(args: argparse.Namespace) -> dict:
     """The flags a resumed run must share with the run that wrote its snapshot (they fix the model, the
     optimizer's state, the data and the random streams; stop conditions and intervals may change)."""
@@ -120,10 +128,7 @@ def train(args: argparse.Namespace) -> Trainer:
     if args.initmodel:
         print("Load model from", args.initmodel)
         params = jaxdl.chainer.load_npz(args.initmodel, args.arch).params
-        for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-            if not np.isfinite(np.asarray(leaf)).all():
-                raise ValueError(f"--initmodel {args.initmodel}: {jax.tree_util.keystr(path)} holds non-finite "
-                                 "values; give a model with finite weights")
+        refuse_non_finite(params, f"--initmodel {args.initmodel}")
         state = task.state_from({"params": params}, state.rng)
 
     def save_model(params, path: str) -> None:
@@ -133,7 +138,8 @@ def train(args: argparse.Namespace) -> Trainer:
         train_step=jit_train_step(task), eval_step=jit_eval_step(task), state=state,
         train_iter=EpochIterator(size, args.batchsize, args.seed), load_batch=load_batch,
         val_batches=val_batches, out_dir=args.out, triggers=triggers_from(args),
-        learning_rate=LEARNING_RATE, save_model=save_model, settings=resume_settings(args))
+        learning_rate=LEARNING_RATE, save_model=save_model, settings=resume_settings(args),
+        keep_snapshots=args.keep_snapshots)
     if args.resume:
         trainer.resume(args.resume)
     trainer.run()

@@ -99,8 +99,12 @@ class Trainer:
     print_report: Callable[[dict], None] = dataclasses.field(default_factory=lambda: PrintReport(PRINT_KEYS))
     elapsed_before: float = 0.0  # seconds spent in earlier runs of a resumed training
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # what a resumed run must share
+    keep_snapshots: int | None = None  # keep the newest N snapshots (and their models); None: all, as Chainer
 
     def __post_init__(self) -> None:
+        if self.keep_snapshots is not None and (isinstance(self.keep_snapshots, bool) or
+                                                not isinstance(self.keep_snapshots, int) or self.keep_snapshots < 1):
+            raise ValueError(f"keep_snapshots must be a positive int or None (all), got {self.keep_snapshots!r}")
         os.makedirs(self.out_dir, exist_ok=True)
         self.log_report = LogReport(os.path.join(self.out_dir, "log"))
         self.last_snapshot: str | None = None
@@ -201,6 +205,18 @@ class Trainer:
                 "elapsed_time": elapsed, "settings": self.settings}
         save_checkpoint(self.snapshot_path(self.iteration), self.state, meta)
         self.last_snapshot = self.snapshot_path(self.iteration)
+        if self.keep_snapshots is not None:
+            self._retire_old_snapshots()
+
+    def _retire_old_snapshots(self) -> None:
+        """Delete all but the newest `keep_snapshots` snapshot_iter_N (and model_iter_N) files, oldest
+        first, after the new snapshot is on disk."""
+        iterations = sorted(int(name[len("snapshot_iter_"):]) for name in os.listdir(self.out_dir)
+                            if name.startswith("snapshot_iter_") and name[len("snapshot_iter_"):].isdigit())
+        for iteration in iterations[:-self.keep_snapshots]:
+            for name in (f"model_iter_{iteration}", f"snapshot_iter_{iteration}"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(self.out_dir, name))
 
     def resume(self, path: str) -> None:
         """Continue from a snapshot written by `snapshot` for the same model, optimizer and `settings`
