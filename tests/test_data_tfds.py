@@ -66,18 +66,6 @@ def _pairs_in_canonical_order(split: mnist.Split) -> tuple[np.ndarray, np.ndarra
     return split.images[order], split.labels[order]
 
 
-def test_local_archives_have_the_checksums_tfds_registers(mnist_dir):
-    """Whether TFDS would accept the local archives as they are (the test below needs no
-    substitution then)."""
-    differ = [info.filename for info in _registered_mnist_infos().values()
-              if not (mnist_dir / info.filename).is_file() or _sha256(mnist_dir / info.filename) != info.checksum]
-    if differ:
-        pytest.skip(
-            f"{mnist_dir}: {', '.join(differ)} are not byte-identical to the archives TFDS registers (re-gzipped "
-            "copies of the same IDX contents, see its README), so the TFDS test registers their own checksums"
-        )
-
-
 @pytest.fixture
 def archives_at_hand(mnist_dir, tmp_path, monkeypatch):
     """TFDS's download folder with the four archives in its manual folder; when they are not the

@@ -97,14 +97,15 @@ def test_a_failed_run_leaves_the_earlier_outputs(tmp_path, mnist_dir):
 
 
 def writer_script(folder: pathlib.Path, names: list[str]) -> str:
-    """A child that writes `names` into atomic_folder(folder), announcing each file, then waits."""
-    return (f"import sys, time, pathlib; sys.path.insert(0, {str(REPO)!r})\n"
+    """A child that writes `names` into atomic_folder(folder), announcing each file and waiting for a
+    line on stdin before the next."""
+    return (f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
             "from jaxdl.atomic import atomic_folder\n"
             f"with atomic_folder({str(folder)!r}) as staging:\n"
             f"    for name in {names!r}:\n"
             "        (staging / name).write_text('new ' + name)\n"
             "        print(name, flush=True)\n"
-            "        time.sleep(30)\n")
+            "        sys.stdin.readline()\n")
 
 
 @pytest.mark.parametrize("killed_after", [1, 2, 3])
@@ -114,10 +115,14 @@ def test_sigkill_while_writing_leaves_the_old_set_and_leftovers_go(tmp_path, kil
     with atomic_folder(folder) as staging:
         for name in names:
             (staging / name).write_text("old " + name)
-    child = subprocess.Popen([sys.executable, "-c", writer_script(folder, names)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", writer_script(folder, names)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
     try:
-        for _ in range(killed_after):
-            child.stdout.readline()
+        for written in range(1, killed_after + 1):
+            assert child.stdout.readline().strip() == names[written - 1]
+            if written < killed_after:
+                child.stdin.write("\n")
+                child.stdin.flush()
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
