@@ -1,13 +1,35 @@
-"""Shared test fixtures: the offline MNIST copy in ../shared/data/mnist."""
+"""Shared test constants and fixtures: the repository root, the PNG signature, the committed
+fixtures folder, the offline MNIST copy (../shared/data/mnist), and JAX's persistent compilation
+cache for the test session.
+
+The cache: many tests compile the same program (the same model and step built again in another
+test, or by a CLI run twice); XLA then compiles it once per session and reads it back from
+`.jax_cache/` at the repository root (git ignores it) after that, and a second local run starts
+warm. A JAX_COMPILATION_CACHE_DIR already set wins; the settings go into the environment too, so
+the `python -m` subprocesses the tests start share the cache. `rm -rf .jax_cache` empties it.
+"""
 
 import os
 import pathlib
 
-import pytest
-
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+PNG = b"\x89PNG\r\n\x1a\n"  # the first 8 bytes of every PNG file
+
+JAX_CACHE = {  # jax.config names; the environment holds the same in upper case
+    "jax_compilation_cache_dir": str(REPO / ".jax_cache"),
+    "jax_persistent_cache_min_compile_time_secs": 0.0,  # every program, however fast it compiles
+    "jax_persistent_cache_min_entry_size_bytes": -1,  # however small
+}
+for _name, _value in JAX_CACHE.items():
+    JAX_CACHE[_name] = type(_value)(os.environ.setdefault(_name.upper(), str(_value)))
+
+import jax  # noqa: E402  (after the environment above, before any test compiles)
+import pytest  # noqa: E402
+
+for _name, _value in JAX_CACHE.items():
+    jax.config.update(_name, _value)
 
 
 @pytest.fixture(scope="session")
