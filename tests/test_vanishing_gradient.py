@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 
 from experiments import vanishing_gradient
-
-REPO = vanishing_gradient.__file__.rsplit("/experiments/", 1)[0]
+from tests.conftest import PNG, REPO
 
 
 def test_cli_writes_figure_results_and_table(mnist_dir, tmp_path):
     out = tmp_path / "vg"
     vanishing_gradient.main(["--out", str(out), "--data-dir", str(mnist_dir), "--steps", "20",
                              "--eval-every", "10", "--seeds", "2", "--hidden", "16", "8"])
-    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "figure.png").read_bytes()[:8] == PNG
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["hidden"] == [16, 8] and results["settings"]["seeds"] == [0, 1]
     assert results["eval_steps"] == [10, 20]
