@@ -26,6 +26,7 @@ for _name, _value in JAX_CACHE.items():
     JAX_CACHE[_name] = type(_value)(os.environ.setdefault(_name.upper(), str(_value)))
 
 import jax  # noqa: E402  (after the environment above, before any test compiles)
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 for _name, _value in JAX_CACHE.items():
@@ -48,3 +49,29 @@ def mnist_dir() -> pathlib.Path:
             pytest.skip(f"{message} ({SKIP_DATA_TESTS}=1)")
         pytest.fail(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def alex_chainer_weights() -> dict:
+    """Every AlexNet parameter in Chainer's layouts, chainer_alex_weights(0): the weights the
+    Chainer fixtures were made with (61M float32 draws, seconds of NumPy; drawn once)."""
+    from tests.fixtures.alex_weights import chainer_alex_weights
+
+    return chainer_alex_weights(0)
+
+
+@pytest.fixture(scope="session")
+def alex_chainer_file(alex_chainer_weights, tmp_path_factory) -> pathlib.Path:
+    """alex_chainer_weights written as Chainer's save_npz would (np.savez of the Chainer keys)."""
+    path = tmp_path_factory.mktemp("alex") / "alex.npz"
+    np.savez(path, **alex_chainer_weights)
+    return path
+
+
+@pytest.fixture(scope="session")
+def alex_chainer_state(alex_chainer_file):
+    """alex_chainer_file read by jaxdl.chainer.load_npz (arch "alex"), for the tests that only
+    read the state (each load converts 244 MB of layouts)."""
+    import jaxdl.chainer
+
+    return jaxdl.chainer.load_npz(alex_chainer_file, arch="alex")

@@ -10,7 +10,7 @@ import pytest
 import jaxdl.chainer
 from jaxdl.models.alexnet import AlexNet
 from tests.conftest import FIXTURES
-from tests.fixtures.alex_weights import ALEX_N_PARAMS, alex_inputs, chainer_alex_weights
+from tests.fixtures.alex_weights import ALEX_N_PARAMS, alex_inputs
 
 REF = np.load(FIXTURES / "alexnet.npz")
 REL_TOL = 1e-4
@@ -21,11 +21,10 @@ def rel_error(got: np.ndarray, ref: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def chainer_state(tmp_path_factory):
-    """The fixture's Chainer weights, written as Chainer's save_npz would and read by load_npz."""
-    path = tmp_path_factory.mktemp("alex") / "alex.npz"
-    np.savez(path, **chainer_alex_weights(0))
-    return jaxdl.chainer.load_npz(path, arch="alex")
+def chainer_state(alex_chainer_state):
+    """The fixture's Chainer weights, written as Chainer's save_npz would and read by load_npz
+    (conftest's alex_chainer_state, shared with test_chainer_interop)."""
+    return alex_chainer_state
 
 
 @pytest.fixture(scope="module")
