@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import jaxdl.chainer
+from experiments.bench_alexnet import alex_task_and_state
 from jaxdl.models.alexnet import AlexNet
 from tests.conftest import FIXTURES
 from tests.fixtures.alex_weights import ALEX_N_PARAMS, alex_inputs
@@ -65,7 +66,9 @@ def test_parameter_count_and_shapes():
 
 @pytest.fixture(scope="module")
 def fresh_params():
-    return jax.jit(lambda key: AlexNet().init(key, jnp.zeros((1, 227, 227, 3))))(jax.random.key(0))["params"]
+    """Initial parameters as train_imagenet draws them (jax.jit(task.init) of its task, seed 0):
+    the program bench_alexnet and train_imagenet compile too, so the session compiles it once."""
+    return alex_task_and_state()[1].params
 
 
 def test_init_is_untruncated_lecun_normal_with_zero_bias(fresh_params):
