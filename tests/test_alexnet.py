@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import jaxdl.chainer
+from experiments.bench_alexnet import alex_task_and_state
 from jaxdl.models.alexnet import AlexNet
 from tests.conftest import FIXTURES
-from tests.fixtures.alex_weights import ALEX_N_PARAMS, alex_inputs, chainer_alex_weights
+from tests.fixtures.alex_weights import ALEX_N_PARAMS, alex_inputs
 
 REF = np.load(FIXTURES / "alexnet.npz")
 REL_TOL = 1e-4
@@ -21,11 +22,10 @@ def rel_error(got: np.ndarray, ref: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def chainer_state(tmp_path_factory):
-    """The fixture's Chainer weights, written as Chainer's save_npz would and read by load_npz."""
-    path = tmp_path_factory.mktemp("alex") / "alex.npz"
-    np.savez(path, **chainer_alex_weights(0))
-    return jaxdl.chainer.load_npz(path, arch="alex")
+def chainer_state(alex_chainer_state):
+    """The fixture's Chainer weights, written as Chainer's save_npz would and read by load_npz
+    (conftest's alex_chainer_state, shared with test_chainer_interop)."""
+    return alex_chainer_state
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,9 @@ def test_parameter_count_and_shapes():
 
 @pytest.fixture(scope="module")
 def fresh_params():
-    return jax.jit(lambda key: AlexNet().init(key, jnp.zeros((1, 227, 227, 3))))(jax.random.key(0))["params"]
+    """Initial parameters as train_imagenet draws them (jax.jit(task.init) of its task, seed 0):
+    the program bench_alexnet and train_imagenet compile too, so the session compiles it once."""
+    return alex_task_and_state()[1].params
 
 
 def test_init_is_untruncated_lecun_normal_with_zero_bias(fresh_params):

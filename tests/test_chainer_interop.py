@@ -10,22 +10,17 @@ import jaxdl.chainer
 from jaxdl.chainer import ChainerFileError, layouts
 from jaxdl.reference import course_convnet
 from tests.conftest import FIXTURES
-from tests.fixtures.alex_weights import ALEX_SHAPES, chainer_alex_weights
+from tests.fixtures.alex_weights import ALEX_SHAPES
 
 REF = np.load(FIXTURES / "alexnet.npz")
 SNAPSHOT_PREFIX = "updater/model:main/"
 
 
 @pytest.fixture(scope="module")
-def chainer_weights():
-    return chainer_alex_weights(0)
-
-
-@pytest.fixture(scope="module")
-def chainer_file(chainer_weights, tmp_path_factory):
-    path = tmp_path_factory.mktemp("alex") / "alex.npz"
-    np.savez(path, **chainer_weights)
-    return path
+def state(alex_chainer_state):
+    """load_npz of conftest's alex_chainer_file (chainer_alex_weights(0) as Chainer writes
+    them), read once: the tests here only read it."""
+    return alex_chainer_state
 
 
 def fixture_layout() -> dict[str, tuple[int, ...]]:
@@ -60,8 +55,7 @@ def test_linear_layout_reorders_the_chw_flatten():
     np.testing.assert_array_equal(layouts.linear_kernel_from_chainer(w), w.T)
 
 
-def test_save_npz_writes_chainer_keys_shapes_and_dtypes(chainer_file, tmp_path):
-    state = jaxdl.chainer.load_npz(chainer_file)
+def test_save_npz_writes_chainer_keys_shapes_and_dtypes(state, tmp_path):
     out = tmp_path / "model_iter_1"  # no extension, like Chainer's snapshot_object
     jaxdl.chainer.save_npz(out, state)
     assert out.exists() and not list(tmp_path.glob(".*"))  # no temporary file left behind
@@ -70,25 +64,24 @@ def test_save_npz_writes_chainer_keys_shapes_and_dtypes(chainer_file, tmp_path):
         assert all(saved[k].dtype == np.float32 for k in saved.files)
 
 
-def test_round_trips_are_exact(chainer_file, chainer_weights, tmp_path):
-    state = jaxdl.chainer.load_npz(chainer_file)
+def test_round_trips_are_exact(state, alex_chainer_weights, tmp_path):
     jaxdl.chainer.save_npz(tmp_path / "again.npz", state)
     with np.load(tmp_path / "again.npz") as saved:  # Chainer -> jaxdl -> Chainer
-        for key, value in chainer_weights.items():
+        for key, value in alex_chainer_weights.items():
             np.testing.assert_array_equal(saved[key], value, err_msg=key)
     reloaded = jaxdl.chainer.load_npz(tmp_path / "again.npz")  # jaxdl -> Chainer -> jaxdl
     jax.tree.map(np.testing.assert_array_equal, reloaded.params, state.params)
 
 
-def test_trainer_snapshot_prefix(chainer_weights, tmp_path):
-    snapshot = {SNAPSHOT_PREFIX + k: v for k, v in chainer_weights.items()}
+def test_trainer_snapshot_prefix(alex_chainer_weights, tmp_path):
+    snapshot = {SNAPSHOT_PREFIX + k: v for k, v in alex_chainer_weights.items()}
     others = [str(n) for n in REF["snapshot_names"] if not str(n).startswith(SNAPSHOT_PREFIX)]
     snapshot.update({name: np.zeros(()) for name in others})  # iterator, optimizer, extension entries
     path = tmp_path / "snapshot_iter_1"
     with open(path, "wb") as f:
         np.savez(f, **snapshot)
     state = jaxdl.chainer.load_npz(path, prefix=SNAPSHOT_PREFIX)
-    np.testing.assert_array_equal(state.params["conv1"]["bias"], chainer_weights["conv1/b"])
+    np.testing.assert_array_equal(state.params["conv1"]["bias"], alex_chainer_weights["conv1/b"])
     with pytest.raises(ChainerFileError, match="prefix='updater/model:main/'"):
         jaxdl.chainer.load_npz(path)
 
@@ -130,16 +123,14 @@ def test_non_float_parameter_is_rejected(tmp_path):
         jaxdl.chainer.load_npz(small_file(tmp_path, arrays))
 
 
-def test_bad_batches_are_rejected(chainer_file):
-    state = jaxdl.chainer.load_npz(chainer_file)
+def test_bad_batches_are_rejected(state):
     with pytest.raises(ValueError, match=r"NCHW input of shape \(N, 3, 227, 227\)"):
         jaxdl.chainer.predict(state, np.zeros((1, 227, 227, 3), np.float32))
     with pytest.raises(ValueError, match="labels must be an integer array of shape"):
         jaxdl.chainer.loss_and_grads(state, np.zeros((2, 3, 227, 227), np.float32), np.zeros(3, np.int32))
 
 
-def test_failed_save_leaves_the_old_file(chainer_file, tmp_path, monkeypatch):
-    state = jaxdl.chainer.load_npz(chainer_file)
+def test_failed_save_leaves_the_old_file(state, tmp_path, monkeypatch):
     target = tmp_path / "model.npz"
     target.write_bytes(b"old contents")
 
@@ -153,7 +144,6 @@ def test_failed_save_leaves_the_old_file(chainer_file, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
 
 
-def test_save_checks_the_arch(chainer_file, tmp_path):
-    state = jaxdl.chainer.load_npz(chainer_file)
+def test_save_checks_the_arch(state, tmp_path):
     with pytest.raises(ValueError, match="unknown arch 'googlenet'"):
         jaxdl.chainer.save_npz(tmp_path / "x.npz", state, arch="googlenet")

@@ -21,6 +21,9 @@ N = 6
 BOOK = {"simple": course_convnet.simple_convnet, "double": course_convnet.double_convnet,
         "deep": course_convnet.deep_convnet}
 MODELS = {"simple": SimpleConvNet(), "double": DoubleConvNet(), "deep": DeepConvNet()}
+# One compiled init per net, for setup and test_initialisation_follows_the_course alike: a conv
+# net's init (its random draws) takes XLA seconds to compile.
+INIT = {name: jax.jit(model.init) for name, model in MODELS.items()}
 
 
 def batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +34,8 @@ def batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def setup(name: str, seed: int = 0):
     task = Task(MODELS[name], jaxdl.optim.create("course:adam", learning_rate=0.001), loss="course")
     x, t = batch(seed)
-    state = jax.jit(task.init)(jax.random.key(seed), jnp.asarray(x[:1]))
+    param_key, dropout_key = jax.random.split(jax.random.key(seed))  # as task.init: the same state
+    state = task.state_from(INIT[name]({"params": param_key}, jnp.asarray(x[:1])), dropout_key)
     book = BOOK[name](params=course_convnet.from_flax(state.params))
     return task, state, book, x, t
 
@@ -93,7 +97,7 @@ def test_one_adam_step_matches_the_book():
 
 @pytest.mark.parametrize("name", ["simple", "double", "deep"])
 def test_initialisation_follows_the_course(name):
-    params = jax.jit(MODELS[name].init)({"params": jax.random.key(1)}, jnp.zeros((1, 28, 28, 1)))["params"]
+    params = INIT[name]({"params": jax.random.key(1)}, jnp.zeros((1, 28, 28, 1)))["params"]
     book = BOOK[name](rng=np.random.RandomState(0)).params
     ours = course_convnet.from_flax(params)
     stds = ([math.sqrt(2.0 / n) for n in (*DEEP_PRE_NODE_NUMS, 50)] if name == "deep"

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from experiments import batch_norm, convnets, overfitting
-
-PNG = b"\x89PNG\r\n\x1a\n"
+from tests.conftest import PNG
 
 
 def test_batch_norm_cli(mnist_dir, tmp_path):

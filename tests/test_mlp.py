@@ -74,7 +74,7 @@ def test_three_train_steps_match_numpy(activation, init, batchnorm, dropout, dec
             close(value, grads[key], scale=layer_scale(grads, key))
         state, metrics = train_step(state, batch)
         close(metrics["loss"], oracle.train_loss)
-        optimizers.SGD(0.1).update(oracle.params, grads)
+        optimizers.SGD(0.1).update(oracle.params, grads)  # in place: the layers hold the same arrays
         for key, value in course_numpy.from_flax({"params": state.params}).items():
             close(value, oracle.params[key], scale=layer_scale(oracle.params, key))
     if batchnorm:

@@ -5,7 +5,6 @@ it stores Chainer's own arguments, which are mapped here to jaxdl's names.
 """
 
 import json
-import pathlib
 
 import jax
 import numpy as np
@@ -13,8 +12,9 @@ import optax
 import pytest
 
 import jaxdl.optim
+from tests.conftest import FIXTURES
 
-FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / "chainer_optimizers.npz"
+FIXTURE = FIXTURES / "chainer_optimizers.npz"
 DATA = dict(np.load(FIXTURE))
 CONFIGS = json.loads(str(DATA["configs"]))
 

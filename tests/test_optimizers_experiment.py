@@ -18,9 +18,7 @@ from jaxdl.reference import optimizers as numpy_optimizers
 from jaxdl.train.compile import compile_and_run
 from jaxdl.train.run import Data, Schedule
 from jaxdl.train.state import Task
-
-REPO = optimizers_cli.__file__.rsplit("/experiments/", 1)[0]
-PNG = b"\x89PNG\r\n\x1a\n"
+from tests.conftest import PNG, REPO
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from jaxdl.data.imagelist import (
 from jaxdl.data.tfds_images import TfdsUnavailable, export_image_lists
 from jaxdl.train.log_report import LogReport
 from jaxdl.train.trainer import Trainer
+from tests.conftest import PNG
 
 N_TRAIN, N_VAL = 8, 4
 
@@ -169,7 +170,7 @@ def test_training_reports_chainer_keys_and_the_loss_falls(whole_run):
                            "lr", "epoch", "iteration", "elapsed_time"}
     val_losses = [e["validation/main/loss"] for e in log]  # dropout off, same 4 images each time
     assert val_losses[2] < val_losses[1] < val_losses[0] < math.log(1000) + 0.5
-    assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "loss.png").read_bytes()[:8] == PNG
     assert jaxdl.chainer.load_npz(out / "model_iter_2").arch == "alex"  # a Chainer model file
 
 
