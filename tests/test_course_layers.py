@@ -4,8 +4,6 @@ The NumPy oracle (jaxdl.reference.course_convnet: the book's im2col, col2im, Con
 Pooling) is itself checked against the Chainer fixtures first.
 """
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,20 +29,19 @@ def book_conv(x, w, b, stride, pad, gy):
     return y, gx, layer.dW, layer.db
 
 
-@functools.partial(jax.jit, static_argnames=("stride", "pad"))
-def _conv_and_vjp(x_nhwc, kernel, bias, gy_nhwc, stride, pad):
+def jax_conv(x, w, b, stride, pad, gy):
+    """(y, gx, gW, gb) of convolution_2d + bias, NCHW in and out (kernel in Chainer's (O, C, kh, kw)),
+    jitted as the networks run it (one program per case instead of one per operation). A fresh jit
+    each call: every call traces the function as it is then (a test may monkeypatch it)."""
     def f(x_nhwc, kernel, bias):
         return convolution_2d(x_nhwc, kernel, stride, pad) + bias
 
-    y, vjp = jax.vjp(f, x_nhwc, kernel, bias)
-    return (y, *vjp(gy_nhwc.astype(y.dtype)))
+    def value_and_vjp(x_nhwc, kernel, bias, gy_nhwc):
+        y, vjp = jax.vjp(f, x_nhwc, kernel, bias)
+        return (y, *vjp(gy_nhwc.astype(y.dtype)))
 
-
-def jax_conv(x, w, b, stride, pad, gy):
-    """(y, gx, gW, gb) of convolution_2d + bias, NCHW in and out (kernel in Chainer's (O, C, kh, kw)),
-    jitted as the networks run it (one program per case instead of one per operation)."""
     args = (jnp.asarray(x.transpose(TO_NHWC)), jnp.asarray(w.transpose(2, 3, 1, 0)), jnp.asarray(b))
-    y, gx, gk, gb = _conv_and_vjp(*args, jnp.asarray(gy.transpose(TO_NHWC)), stride, pad)
+    y, gx, gk, gb = jax.jit(value_and_vjp)(*args, jnp.asarray(gy.transpose(TO_NHWC)))
     return (np.asarray(y).transpose(TO_NCHW), np.asarray(gx).transpose(TO_NCHW),
             np.asarray(gk).transpose(3, 2, 0, 1), np.asarray(gb))
 
@@ -72,15 +69,13 @@ def test_convolution_2d_matches_the_book_layer(c, size, o, k, stride, pad):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
 
 
-@functools.partial(jax.jit, static_argnames=("ksize", "stride", "pad"))
-def _pool_and_vjp(x_nhwc, gy_nhwc, **params):
-    y, vjp = jax.vjp(lambda v: course_max_pooling_2d(v, **params), x_nhwc)
-    return y, vjp(gy_nhwc.astype(y.dtype))[0]
-
-
 def pool(x_nchw, gy_nchw, **params):
-    """(y, gx) of course_max_pooling_2d, NCHW in and out, jitted."""
-    y, gx = _pool_and_vjp(jnp.asarray(x_nchw.transpose(TO_NHWC)), jnp.asarray(gy_nchw.transpose(TO_NHWC)), **params)
+    """(y, gx) of course_max_pooling_2d, NCHW in and out, jitted; a fresh jit each call (see jax_conv)."""
+    def value_and_vjp(x_nhwc, gy_nhwc):
+        y, vjp = jax.vjp(lambda v: course_max_pooling_2d(v, **params), x_nhwc)
+        return y, vjp(gy_nhwc.astype(y.dtype))[0]
+
+    y, gx = jax.jit(value_and_vjp)(jnp.asarray(x_nchw.transpose(TO_NHWC)), jnp.asarray(gy_nchw.transpose(TO_NHWC)))
     return np.asarray(y).transpose(TO_NCHW), np.asarray(gx).transpose(TO_NCHW)
 
 

@@ -1,7 +1,5 @@
 """jaxdl.nn.lrn against Chainer 7.8.1 (fixtures) and the NumPy oracle (jaxdl.reference.chainer_numpy)."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,16 +13,15 @@ LRN = np.load(FIXTURES / "lrn.npz")
 CASES = range(int(LRN["n_cases"]))
 
 
-@functools.partial(jax.jit, static_argnames=("axis", "n", "k", "alpha", "beta"))
-def _value_and_vjp(x, gy, **params):
-    y, vjp = jax.vjp(lambda v: local_response_normalization(v, **params), x)
-    return y, vjp(gy)[0]
-
-
 def value_and_input_grad(x: np.ndarray, gy: np.ndarray, axis: int, **params):
     """(y, d sum(y * gy) / dx) through jax.vjp, as Chainer's fixtures define gx; jitted as the
-    networks run it (one program per case instead of one per operation)."""
-    y, gx = _value_and_vjp(jnp.asarray(x), jnp.asarray(gy), axis=axis, **params)
+    networks run it (one program per case instead of one per operation). A fresh jit each call:
+    every call traces the function as it is then (a test may monkeypatch it)."""
+    def value_and_vjp(x, gy):
+        y, vjp = jax.vjp(lambda v: local_response_normalization(v, axis=axis, **params), x)
+        return y, vjp(gy)[0]
+
+    y, gx = jax.jit(value_and_vjp)(jnp.asarray(x), jnp.asarray(gy))
     return np.asarray(y), np.asarray(gx)
 
 

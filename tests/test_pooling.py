@@ -1,6 +1,5 @@
 """jaxdl.nn.pooling against Chainer 7.8.1 (fixtures) and the NumPy oracle, and the size formulas."""
 
-import functools
 import itertools
 
 import jax
@@ -17,16 +16,16 @@ POOL = np.load(FIXTURES / "pooling.npz")
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 
 
-@functools.partial(jax.jit, static_argnames=("ksize", "stride", "pad", "cover_all"))
-def _value_and_vjp(x, gy, **params):
-    y, vjp = jax.vjp(lambda v: max_pooling_2d(v, **params), x)
-    return y, vjp(gy)[0]
-
-
 def value_and_input_grad(x_nchw, gy_nchw, **params):
     """(y, d sum(y * gy) / dx), NCHW in and out, through the NHWC function, jitted as the networks
-    run it (one program per case instead of one per operation)."""
-    y, gx = _value_and_vjp(jnp.asarray(x_nchw.transpose(TO_NHWC)), jnp.asarray(gy_nchw.transpose(TO_NHWC)), **params)
+    run it (one program per case instead of one per operation). A fresh jit each call: every call
+    traces max_pooling_2d as it is then (a test may monkeypatch its path), and the persistent
+    compilation cache still compiles an equal program once."""
+    def value_and_vjp(x, gy):
+        y, vjp = jax.vjp(lambda v: max_pooling_2d(v, **params), x)
+        return y, vjp(gy)[0]
+
+    y, gx = jax.jit(value_and_vjp)(jnp.asarray(x_nchw.transpose(TO_NHWC)), jnp.asarray(gy_nchw.transpose(TO_NHWC)))
     return np.asarray(y).transpose(TO_NCHW), np.asarray(gx).transpose(TO_NCHW)
 
 
