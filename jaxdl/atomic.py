@@ -151,11 +151,12 @@ def check_output_folder(folder: str | os.PathLike, experiment: str, flag: str = 
     (its results.json says so), which the new set replaces."""
     check_writable_folder(folder, flag)
     folder = pathlib.Path(folder)
-    if folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir()):
+    content = [p for p in folder.iterdir() if not p.name.endswith(".tmp")] if folder.is_dir() else []
+    if content:
         try:
             owner = json.loads((folder / "results.json").read_text()).get("experiment")
         except (OSError, ValueError, AttributeError):
             owner = None
-        if owner != experiment:
+        if owner != experiment or any(p.name.startswith(".") for p in content):  # e.g. a .git kept there
             raise ValueError(f"{flag} {folder} holds files that are not outputs of {experiment}; the outputs "
                              "replace the folder as a whole, so give a new or empty folder")

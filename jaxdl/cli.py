@@ -84,12 +84,13 @@ def report_outputs(out: pathlib.Path) -> None:
     print(f"outputs in {out}/: {', '.join(files)}", flush=True)
 
 
-EXPECTED_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
+EXPECTED_ERRORS = (ValueError, OSError, FloatingPointError)
 
 
 def run(main: Callable[[], Any], *more_expected: type[Exception]) -> None:
     """Run a CLI's main; expected failures (bad flags or settings, missing or corrupt files, NaN
-    losses; ValueError, FileNotFoundError, FloatingPointError and `more_expected`) end the
+    losses, a folder where a file belongs, a full disk; ValueError, OSError, FloatingPointError and
+    `more_expected`) end the
     process with one 'error: <message>' line and status 2 instead of a traceback."""
     try:
         main()

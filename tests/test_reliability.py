@@ -46,6 +46,7 @@ BAD_CLI_INPUTS = [
     (vanishing_gradient.main, ["--out", ""], "argument --out: empty; give the folder"),
     (vanishing_gradient.main, ["--out", "{file}"], "a_file is a file, not a folder"),
     (vanishing_gradient.main, ["--out", "{foreign}"], "holds files that are not outputs of vanishing_gradient"),
+    (vanishing_gradient.main, ["--out", "{hidden}"], "holds files that are not outputs of vanishing_gradient"),
     (vanishing_gradient.main, ["--dataset", "cifar10"], "argument --dataset: invalid choice: 'cifar10'"),
     (vanishing_gradient.main, ["--data-dir", "/nonexistent"], "data folder /nonexistent does not exist"),
     (batch_norm.main, ["--lr", "0"], "lr (--lr) must be a finite number > 0, got 0.0"),
@@ -70,7 +71,9 @@ BAD_CLI_INPUTS = [
 @pytest.mark.parametrize("main,flags,message", BAD_CLI_INPUTS,
                          ids=[f"{m.__module__.split('.')[-1]} {' '.join(f)}"[:60] for m, f, _ in BAD_CLI_INPUTS])
 def test_bad_cli_input_is_one_error_line_before_any_work(main, flags, message, tmp_path, mnist_dir, capsys):
-    fill = {"file": a_file(tmp_path), "foreign": foreign_folder(tmp_path)}
+    hidden = tmp_path / "repo"
+    (hidden / ".git").mkdir(parents=True, exist_ok=True)  # only hidden content: still not ours to replace
+    fill = {"file": a_file(tmp_path), "foreign": foreign_folder(tmp_path), "hidden": str(hidden)}
     flags = [f.format(**fill) for f in flags]
     out = ["--out", str(tmp_path / "out")] if "--out" not in flags else []
     data = [] if "--data-dir" in flags else ["--data-dir", str(mnist_dir)]
@@ -266,14 +269,24 @@ def test_resume_refuses_a_snapshot_of_other_settings(tmp_path):
     triggers = {"stop_iteration": 2, "val_interval": 100, "log_interval": 100, "snapshot_interval": 2}
     tiny_trainer(tmp_path, **triggers).run()
     other = tiny_trainer(tmp_path / "other", seed=5, **triggers)
+    before = jax_leaves(other.state.params)
     with pytest.raises(CheckpointError, match=r"other settings \(seed: 0 in the snapshot, 5 now\)"):
         other.resume(str(tmp_path / "snapshot_iter_2"))
+    for a, b in zip(jax_leaves(other.state.params), before, strict=True):  # a refused resume changes nothing
+        np.testing.assert_array_equal(a, b)
 
 
 def jax_leaves(tree):
     import jax
 
     return [np.asarray(leaf) for leaf in jax.tree.leaves(tree)]
+
+
+def test_a_folder_where_a_file_belongs_is_one_error_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.run(lambda: train_imagenet.main([str(tmp_path), str(tmp_path), "--out", str(tmp_path / "r")]))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("error: ") and "Traceback" not in err
 
 
 @pytest.mark.parametrize("label", ["5000", "-3"])
@@ -294,9 +307,10 @@ def test_keep_snapshots_retires_the_oldest_with_their_models(tmp_path):
     trainer = tiny_trainer(tmp_path, stop_iteration=5, val_interval=100, log_interval=100, snapshot_interval=1)
     trainer.save_model = lambda params, path: pathlib.Path(path).write_text("model")
     trainer.keep_snapshots = 2
+    (tmp_path / "snapshot_iter_99").write_text("a later snapshot of an earlier run")
     trainer.run()
     assert sorted(p.name for p in tmp_path.glob("*_iter_*")) == ["model_iter_4", "model_iter_5", "snapshot_iter_4",
-                                                                  "snapshot_iter_5"]
+                                                                  "snapshot_iter_5", "snapshot_iter_99"]
 
 
 def test_initmodel_with_non_finite_weights_is_refused():

@@ -179,9 +179,6 @@ class Trainer:
         progress(iteration, self.train_iter.epoch, self.train_iter.epoch_detail)
         if iteration % triggers.snapshot_interval == 0:
             self._check_finite(iteration, metrics)
-            if not all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(jax.device_get(self.state.params))):
-                raise FloatingPointError(f"the parameters are not finite after iteration {iteration}: training "
-                                         "stopped before snapshotting them; lower the learning rate")
             self.snapshot(elapsed)
 
     def evaluate(self) -> dict[str, float]:
@@ -198,7 +195,11 @@ class Trainer:
 
     def snapshot(self, elapsed: float) -> None:
         """Write model_iter_N (with save_model), then snapshot_iter_N (trainer state and `settings`),
-        each atomically: a snapshot on disk always has its model beside it."""
+        each atomically: a snapshot on disk always has its model beside it. Non-finite parameters are
+        never written: FloatingPointError instead."""
+        if not all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(jax.device_get(self.state.params))):
+            raise FloatingPointError(f"the parameters are not finite after iteration {self.iteration}: training "
+                                     "stopped before snapshotting them; lower the learning rate")
         if self.save_model is not None:
             self.save_model(self.state.params, os.path.join(self.out_dir, f"model_iter_{self.iteration}"))
         meta = {"iterator": self.train_iter.state_dict(), "log_report": self.log_report.state_dict(),
@@ -209,10 +210,12 @@ class Trainer:
             self._retire_old_snapshots()
 
     def _retire_old_snapshots(self) -> None:
-        """Delete all but the newest `keep_snapshots` snapshot_iter_N (and model_iter_N) files, oldest
-        first, after the new snapshot is on disk."""
+        """Delete all but the newest `keep_snapshots` snapshot_iter_N (and model_iter_N) files up to this
+        iteration, oldest first, after the new snapshot is on disk (later ones, of an earlier run that
+        this one resumed before its end, are left alone)."""
         iterations = sorted(int(name[len("snapshot_iter_"):]) for name in os.listdir(self.out_dir)
-                            if name.startswith("snapshot_iter_") and name[len("snapshot_iter_"):].isdigit())
+                            if name.startswith("snapshot_iter_") and name[len("snapshot_iter_"):].isdigit()
+                            and int(name[len("snapshot_iter_"):]) <= self.iteration)
         for iteration in iterations[:-self.keep_snapshots]:
             for name in (f"model_iter_{iteration}", f"snapshot_iter_{iteration}"):
                 with contextlib.suppress(FileNotFoundError):
@@ -221,13 +224,14 @@ class Trainer:
     def resume(self, path: str) -> None:
         """Continue from a snapshot written by `snapshot` for the same model, optimizer and `settings`
         (a CheckpointError names every setting that differs)."""
-        self.state, meta = restore_checkpoint(path, self.state)
+        state, meta = restore_checkpoint(path, self.state)
         saved = meta.get("settings", {})
         differ = [f"{key}: {saved.get(key)!r} in the snapshot, {value!r} now" for key, value in self.settings.items()
                   if key in saved and saved[key] != value]
         if differ:
             raise CheckpointError(f"{path} was written with other settings ({'; '.join(differ)}); resume with "
                                   "the settings it was written with, or start a new run")
+        self.state = state
         self.train_iter.load_state_dict(meta["iterator"])
         self.log_report.load_state_dict(meta["log_report"])
         self.elapsed_before = float(meta["elapsed_time"])
