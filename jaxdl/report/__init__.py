@@ -2,6 +2,6 @@
 
 from jaxdl.report.progress import Progress
 from jaxdl.report.results import environment, write_json, write_results
-from jaxdl.report.tables import markdown_table, mean_std
+from jaxdl.report.tables import markdown_table
 
-__all__ = ["Progress", "environment", "markdown_table", "mean_std", "write_json", "write_results"]
+__all__ = ["Progress", "environment", "markdown_table", "write_json", "write_results"]
