@@ -31,7 +31,7 @@ import optax
 
 from jaxdl import optim, report
 from jaxdl.course.experiment import CourseConfig, divergence, load_data, run_experiment
-from jaxdl.course.optimizers_report import write_outputs
+from jaxdl.course.optimizers_report import median_range, write_outputs
 from jaxdl.models.mlp import MultiLayerNet, course_init
 from jaxdl.train.compile import compile_and_run
 from jaxdl.train.grid import SeedInputs, make_grid_program, seed_inputs
@@ -192,8 +192,7 @@ def summarize_run(spec: str, hparams: dict[str, float], history: History, diverg
     of the others (NaN when all diverged), steps to `target`, and the course's published numbers
     (when the spec runs with its default hyperparameters)."""
     final = history.test_accuracy[:, -1]
-    kept = final[diverged == 0].astype(np.float64)
-    median, low, high = (np.median(kept), kept.min(), kept.max()) if kept.size else (np.nan,) * 3
+    median, low, high = (float(v[0]) for v in median_range(np.where(diverged == 0, final, np.nan)[:, None]))
     return {
         "optimizer": spec, "hparams": hparams, "formula": optim.describe(spec, **hparams),
         **{name: curve for name, curve in history._asdict().items() if curve is not None},
