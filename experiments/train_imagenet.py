@@ -25,6 +25,7 @@ POSITIVE_FLAGS = ("batchsize", "val_batchsize", "epoch", "iteration", "loaderjob
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m experiments.train_imagenet", description=__doc__,
                                      formatter_class=cli.HelpFormatter)
+    cli.add_compile_cache_flag(parser)
     parser.add_argument("train", nargs="?", help="Path to training image-label list file")
     parser.add_argument("val", nargs="?", help="Path to validation image-label list file")
     parser.add_argument("--arch", "-a", default="alex", help="Convnet architecture (jaxdl.chainer.ARCHS: alex)")

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from jaxdl import compile_cache
 from jaxdl.atomic import check_output_folder
 from jaxdl.data import DATA_DIR_ENV  # NumPy only
 
@@ -27,9 +28,29 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 
 def parser(doc: str, name: str) -> argparse.ArgumentParser:
-    """An ArgumentParser for `python -m experiments.<name>` whose description is the module docstring."""
-    return argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=doc,
+    """An ArgumentParser for `python -m experiments.<name>` whose description is the module docstring,
+    with the shared --compile-cache flag."""
+    made = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=doc,
                                    formatter_class=HelpFormatter)
+    add_compile_cache_flag(made)
+    return made
+
+
+class _CompileCacheAction(argparse.Action):
+    """Applies --compile-cache as soon as it is parsed (before the experiment imports JAX)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if not str(values).strip():
+            parser.error("--compile-cache is empty; give a folder, or 'off'")
+        setattr(namespace, self.dest, values)
+        compile_cache.configure(compile_cache.choose(values))
+
+
+def add_compile_cache_flag(parser: argparse.ArgumentParser) -> None:
+    """--compile-cache DIR|off: where JAX's persistent compilation cache lives (jaxdl.compile_cache)."""
+    parser.add_argument("--compile-cache", metavar="DIR|off", action=_CompileCacheAction,
+                        help=f"persistent compilation cache folder, or 'off' (default: ${compile_cache.ENV}, "
+                             f"else {compile_cache.default_folder()})")
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
@@ -91,7 +112,9 @@ def run(main: Callable[[], Any], *more_expected: type[Exception]) -> None:
     """Run a CLI's main; expected failures (bad flags or settings, missing or corrupt files, NaN
     losses, a folder where a file belongs, a full disk; ValueError, OSError, FloatingPointError and
     `more_expected`) end the
-    process with one 'error: <message>' line and status 2 instead of a traceback."""
+    process with one 'error: <message>' line and status 2 instead of a traceback. JAX's persistent
+    compilation cache is on (jaxdl.compile_cache.choose; --compile-cache overrides it)."""
+    compile_cache.configure(compile_cache.choose())
     try:
         main()
     except (*EXPECTED_ERRORS, *more_expected) as e:

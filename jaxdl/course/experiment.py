@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import data, report
+from jaxdl import compile_cache, data, report
 from jaxdl.atomic import atomic_folder, check_output_folder, remove_leftovers
 from jaxdl.train.grid import SeededRuns, train_seeds
 from jaxdl.train.run import Data, Schedule
@@ -210,18 +210,22 @@ def run_experiment(name: str, config: CourseConfig, workdir: str | os.PathLike, 
                    write: Callable[[pathlib.Path, dict[str, Any]], None]) -> dict[str, Any]:
     """The course experiments' skeleton: check `config` and `workdir` (a new or empty folder, or an
     earlier output of experiment `name`), remove what killed runs left there, `load()` the data,
-    `train(data)` (a result dict holding at least compile_s and run_s), add the timings and the
-    environment, `write` the outputs into a staging folder that then replaces `workdir` as a whole,
+    `train(data)` (a result dict holding at least compile_s and run_s), add the timings, the
+    environment and the persistent compilation cache's hits and misses (compile_cache: all_from_cache
+    true when every program was read back from the cache, nothing compiled), `write` the outputs into a staging folder that then replaces `workdir` as a whole,
     and return the result."""
     config.check()
     check_memory(config)
     check_output_folder(workdir, name)
     remove_leftovers(workdir)
+    cache_events = compile_cache.events()
+    before = cache_events.snapshot()
     started = time.perf_counter()
     data = jax.block_until_ready(load())
     load_s = time.perf_counter() - started
     result = train(data)
-    result.update(load_s=load_s, wall_s=time.perf_counter() - started, environment=report.environment())
+    result.update(load_s=load_s, wall_s=time.perf_counter() - started, environment=report.environment(),
+                  compile_cache=compile_cache.since(before, cache_events.snapshot()))
     with atomic_folder(workdir) as staging:
         write(staging, result)
     return result

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import optax
 
-from jaxdl import report
+from jaxdl import compile_cache, report
 from jaxdl.course.experiment import (
     CourseConfig,
     course_cell,
@@ -77,12 +77,16 @@ def configs(hidden: tuple[int, ...]) -> list[tuple[Label, MultiLayerNet]]:
 def train_grid(config: Config, grid: list[tuple[Label, MultiLayerNet]], data: Data,
                show_progress: bool = True) -> tuple[History, np.ndarray, float, float]:
     """Every config x seed in one program: (history [seeds, configs, ...], the step each run diverged
-    at [seeds, configs] (0: never), compile seconds, run seconds)."""
+    at [seeds, configs] (0: never), compile seconds, run seconds).
+
+    The in-program progress bar is a host callback, and JAX does not cache programs holding one;
+    with the persistent compilation cache on (the default) the program has none, so a second run
+    reads it back instead of compiling it (--compile-cache off brings the progress bar back)."""
     if len({(m.activation, m.use_batchnorm) for _, m in grid}) == 1:  # one structure: no switches needed
         grid = [(label, m.clone(switchable=False)) for label, m in grid]
     task = Task(grid[0][1], optax.sgd(config.lr), loss="course", trainable=config.update)
     progress = report.Progress(f"vanishing_gradient ({len(grid)} configs x {config.seeds} seeds)",
-                               config.steps) if show_progress else None
+                               config.steps) if show_progress and compile_cache.folder_in_use() is None else None
     inputs = seed_inputs(lambda rng: init_variants([m for _, m in grid], rng), config.seed_list, config.schedule,
                          data.train_images.shape[0])
     (final, history), compile_s, run_s = compile_and_run(make_grid_program(task, config.schedule, progress),
