@@ -1,9 +1,14 @@
-"""PyTorch side of experiments.bench_alexnet: Chainer's Alex train step in eager PyTorch.
+"""PyTorch side of experiments.bench_alexnet and experiments.benchmark: Chainer's Alex train step in PyTorch.
 
-Runs in any Python that has torch and numpy: it imports nothing from jaxdl, so bench_alexnet
-starts it by path with another interpreter (--torch-python). Prints one JSON object on stdout.
+Runs in any Python that has torch and numpy: it imports nothing from jaxdl, so the benchmarks
+start it by path with another interpreter (--torch-python). Prints one JSON object on stdout.
 
-    python jaxdl/bench/torch_alexnet.py --batch 32 --warmup 3 --steps 10
+    python jaxdl/bench/torch_alexnet.py --batch 32 --warmup 3 --steps 10 [--mode compile] [--dtype bfloat16]
+
+--mode eager (default) or compile (torch.compile of the model; compile time reported apart, in
+the warm-up); --dtype float32 (default) or bfloat16 (torch.autocast: parameters and optimizer
+float32, matmuls and convolutions bfloat16, as jaxdl's mixed precision); --device cpu or cuda
+(steps synchronised with torch.cuda.synchronize before each clock read).
 """
 
 import argparse
@@ -38,30 +43,45 @@ def chainer_alex(num_classes: int = 1000) -> nn.Sequential:
     )
 
 
-def benchmark(batch: int, warmup: int, steps: int, seed: int = 0) -> dict:
-    """Seconds per train step (forward, backward, MomentumSGD 0.01/0.9 update), best of `steps`."""
+def benchmark(batch: int, warmup: int, steps: int, seed: int = 0, mode: str = "eager", dtype: str = "float32",
+              device: str = "cpu") -> dict:
+    """Seconds per train step (forward, backward, MomentumSGD 0.01/0.9 update) of `steps` steps after
+    `warmup` (at least one with --mode compile, which compiles there)."""
     torch.manual_seed(seed)
-    model = chainer_alex().train()
+    model = chainer_alex().train().to(device)
     # torch SGD momentum: v = mu * v + g; w -= lr * v (equals Chainer's for a constant lr)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     rng = np.random.default_rng(seed)
-    x = torch.from_numpy(rng.standard_normal((batch, 3, 227, 227), dtype=np.float32))
-    labels = torch.from_numpy(rng.integers(0, 1000, batch))
+    x = torch.from_numpy(rng.standard_normal((batch, 3, 227, 227), dtype=np.float32)).to(device)
+    labels = torch.from_numpy(rng.integers(0, 1000, batch)).to(device)
     loss_fn = nn.CrossEntropyLoss()
+    forward = torch.compile(model) if mode == "compile" else model
+    autocast = dtype == "bfloat16"
+
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(x), labels).backward()
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=autocast):
+            logits = forward(x)
+        loss_fn(logits.float(), labels).backward()
         optimizer.step()
 
-    for _ in range(warmup):
+    started = time.perf_counter()
+    for _ in range(max(warmup, 1 if mode == "compile" else 0)):
         step()
+    sync()
+    warmup_s = time.perf_counter() - started
     times = []
     for _ in range(steps):
         start = time.perf_counter()
         step()
+        sync()
         times.append(time.perf_counter() - start)
-    return {"framework": f"torch {torch.__version__} eager", "threads": torch.get_num_threads(),
+    return {"framework": f"torch {torch.__version__} {mode}", "mode": mode, "dtype": dtype, "device": device,
+            "threads": torch.get_num_threads(), "warmup_s": warmup_s,
             "step_times_s": times, "step_time_s": float(np.median(times)),
             "images_per_sec": batch / float(np.median(times))}
 
@@ -71,8 +91,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--mode", choices=["eager", "compile"], default="eager")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
-    print(json.dumps(benchmark(args.batch, args.warmup, args.steps)))
+    print(json.dumps(benchmark(args.batch, args.warmup, args.steps, mode=args.mode, dtype=args.dtype,
+                               device=args.device)))
 
 
 if __name__ == "__main__":

@@ -212,13 +212,13 @@ def run_experiment(name: str, config: CourseConfig, workdir: str | os.PathLike, 
     earlier output of experiment `name`), remove what killed runs left there, `load()` the data,
     `train(data)` (a result dict holding at least compile_s and run_s), add the timings, the
     environment and the persistent compilation cache's hits and misses (compile_cache: all_from_cache
-    true when every program was read back from the cache, nothing compiled), `write` the outputs into a staging folder that then replaces `workdir` as a whole,
-    and return the result."""
+    true when every program was read back from the cache, nothing compiled), `write` the outputs into a
+    staging folder that then replaces `workdir` as a whole, and return the result."""
     config.check()
     check_memory(config)
     check_output_folder(workdir, name)
     remove_leftovers(workdir)
-    cache_events = compile_cache.events()
+    cache_events = compile_cache.events()  # hits and misses of this run's programs
     before = cache_events.snapshot()
     started = time.perf_counter()
     data = jax.block_until_ready(load())
