@@ -8,8 +8,9 @@ convolutions and matrix products the program runs, forward and backward alike, f
 - dot_general: 2 * prod(batch dims) * prod(free lhs dims) * prod(free rhs dims) * prod(contracting dims)
   (an (M, K) x (K, N) product is 2 * M * N * K);
 - conv_general_dilated: 2 * prod(output shape) * prod(kernel spatial dims) * input features per group
-  (each output element is a dot of length kh * kw * C_in / groups); the gradients of a convolution
-  are convolutions too and count the same way;
+  (each output element is a dot of length kh * kw * C_in / groups), zero padding included as usual;
+  the gradients of a convolution are convolutions too and count the same way, except for the taps
+  on the zeros a strided convolution's input gradient inserts (lhs_dilation), which are skipped;
 - call-like primitives (jit, custom_jvp/custom_vjp, remat, cond branches) are entered; a scan's body
   counts `length` times; a while loop's body once (its trip count is not static).
 
@@ -39,17 +40,39 @@ def dot_general_flops(lhs_shape: tuple[int, ...], rhs_shape: tuple[int, ...], di
     return 2 * batch * lhs_free * rhs_free * contract
 
 
-def conv_flops(rhs_shape: tuple[int, ...], out_shape: tuple[int, ...], dimension_numbers,
-               feature_group_count: int = 1) -> int:
-    """2 * outputs * kernel spatial size * input features per group of lax.conv_general_dilated.
+def _window_pairs(size: int, kernel: int, stride: int, pad_low: int, lhs_dilation: int, rhs_dilation: int,
+                  out: int) -> int:
+    """(output position, kernel tap) pairs along one spatial axis whose tap does not fall in a hole
+    that lhs_dilation inserted between input elements (zero padding counts, as in the usual count)."""
+    length = (size - 1) * lhs_dilation + 1
+    pairs = 0
+    for o in range(out):
+        for k in range(kernel):
+            q = o * stride + k * rhs_dilation - pad_low
+            if q < 0 or q >= length or q % lhs_dilation == 0:
+                pairs += 1
+    return pairs
 
-    The kernel (rhs) holds I = C_in / feature_group_count input features; batch_group_count
-    (the filter gradient of a grouped convolution) splits the output features, not the dot length.
+
+def conv_flops(lhs_shape: tuple[int, ...], rhs_shape: tuple[int, ...], out_shape: tuple[int, ...], params: dict) -> int:
+    """2 * batch * output features * input features per group * the (output, tap) pairs of lax.conv_general_dilated.
+
+    A dense convolution has out * kernel pairs per spatial axis: 2 * outputs * kh * kw * C_in / groups.
+    A convolution with lhs_dilation (the input gradient of a strided convolution) skips the taps
+    landing on the inserted zeros, which are no work of the model; so both gradients of a
+    convolution count what its forward counts when their padding matches the forward's.
     """
-    rhs_spec = dimension_numbers.rhs_spec  # (out feature dim, in feature dim, *spatial dims)
-    in_features = rhs_shape[rhs_spec[1]]
-    window = math.prod(rhs_shape[d] for d in rhs_spec[2:])
-    return 2 * math.prod(out_shape) * window * in_features
+    dims = params["dimension_numbers"]
+    lhs_spec, rhs_spec, out_spec = dims.lhs_spec, dims.rhs_spec, dims.out_spec
+    in_features = rhs_shape[rhs_spec[1]]  # C_in / feature_group_count
+    outer = out_shape[out_spec[0]] * out_shape[out_spec[1]]  # batch x output features
+    lhs_dilation = params.get("lhs_dilation") or (1,) * (len(lhs_spec) - 2)
+    rhs_dilation = params.get("rhs_dilation") or (1,) * (len(lhs_spec) - 2)
+    pairs = 1
+    for axis, (lhs_dim, rhs_dim, out_dim) in enumerate(zip(lhs_spec[2:], rhs_spec[2:], out_spec[2:], strict=True)):
+        pairs *= _window_pairs(lhs_shape[lhs_dim], rhs_shape[rhs_dim], params["window_strides"][axis],
+                               params["padding"][axis][0], lhs_dilation[axis], rhs_dilation[axis], out_shape[out_dim])
+    return 2 * outer * in_features * pairs
 
 
 def _sub_jaxprs(eqn: core.JaxprEqn) -> list[tuple[core.Jaxpr, int]]:
@@ -75,8 +98,8 @@ def jaxpr_flops(jaxpr: core.Jaxpr) -> int:
             total += dot_general_flops(eqn.invars[0].aval.shape, eqn.invars[1].aval.shape,
                                        eqn.params["dimension_numbers"])
         elif name == CONV:
-            total += conv_flops(eqn.invars[1].aval.shape, eqn.outvars[0].aval.shape,
-                                eqn.params["dimension_numbers"], eqn.params["feature_group_count"])
+            total += conv_flops(eqn.invars[0].aval.shape, eqn.invars[1].aval.shape, eqn.outvars[0].aval.shape,
+                                eqn.params)
         else:
             total += sum(times * jaxpr_flops(sub) for sub, times in _sub_jaxprs(eqn))
     return total
