@@ -1,0 +1,112 @@
+"""bfloat16 mixed precision: parameters and optimizer state float32, compute bfloat16, LRN, softmax and
+loss float32; bf16 AlexNet against float32, and bf16 training tracking float32 on real images (MNIST)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdl.bench import models
+from jaxdl.nn.lrn import local_response_normalization
+from jaxdl.train.state import Batch
+from jaxdl.train.step import jit_train_step, make_loss_fn
+
+# Tolerances, bf16 against float32 on the same weights and inputs (bfloat16 keeps 8 significant bits,
+# a relative rounding of 2^-9 = 0.2% per operation): logits within 2% (relative norm); each layer's
+# kernel gradient within 35% relative norm and cosine >= 0.95 (ReLU masks flip where an activation is
+# near zero, which moves the early layers' gradients most), the classifier's within 10% and 0.995.
+LOGITS_RTOL = 0.02
+GRAD_RTOL, GRAD_COSINE = 0.35, 0.95
+FC_GRAD_RTOL, FC_GRAD_COSINE = 0.10, 0.995
+
+
+def relative(a, b) -> float:
+    return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
+
+
+def cosine(a, b) -> float:
+    return float(jnp.sum(a * b) / jnp.linalg.norm(a) / jnp.linalg.norm(b))
+
+
+@pytest.fixture(scope="module")
+def alex():
+    bench = models.get("alexnet")
+    f32, bf16 = bench.task("float32"), bench.task("bfloat16")
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(-0.5, 0.5, (2, 227, 227, 3)).astype(np.float32))  # train_imagenet's scale
+    state = jax.jit(f32.init)(jax.random.key(0), x[:1])
+    return f32, bf16, state, Batch(x, jnp.asarray([3, 7], jnp.int32))
+
+
+def test_bf16_alexnet_keeps_float32_parameters_state_and_logits(alex):
+    f32, bf16, state, batch = alex
+    assert bf16.model.dtype == jnp.bfloat16
+    bf16_state = jax.jit(bf16.init)(jax.random.key(0), batch.images[:1])
+    assert {leaf.dtype for leaf in jax.tree.leaves((bf16_state.params, bf16_state.opt_state))} == {jnp.dtype("float32")}
+    logits = bf16.model.apply({"params": state.params}, batch.images)
+    assert logits.dtype == jnp.float32  # softmax and loss run on float32 logits
+    assert relative(logits, f32.model.apply({"params": state.params}, batch.images)) < LOGITS_RTOL
+
+
+def test_bf16_alexnet_gradients_track_float32(alex):
+    f32, bf16, state, batch = alex
+
+    def grads(task):
+        loss_fn = make_loss_fn(task)
+        return jax.jit(jax.grad(lambda p: loss_fn(p, state, batch)[0]))(state.params)
+
+    g32, g16 = grads(f32), grads(bf16)
+    for layer in g32:
+        a, b = g16[layer]["kernel"], g32[layer]["kernel"]
+        assert a.dtype == jnp.float32
+        rtol, cos = (FC_GRAD_RTOL, FC_GRAD_COSINE) if layer in ("fc7", "fc8") else (GRAD_RTOL, GRAD_COSINE)
+        assert relative(a, b) < rtol and cosine(a, b) > cos, layer
+
+
+def test_lrn_of_bfloat16_computes_in_float32():
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3, 3, 16)) * 30, jnp.bfloat16)
+    y = local_response_normalization(x)
+    assert y.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(y, local_response_normalization(x.astype(jnp.float32)).astype(jnp.bfloat16))
+
+
+def mnist_losses(name: str, dtype: str, images, labels, steps: int, batch: int, size: int | None = None):
+    bench = models.get(name)
+    task = bench.task(dtype)
+    state = jax.jit(task.init)(jax.random.key(0), jnp.zeros((1, *bench.input_hwc)))
+    step = jit_train_step(task)
+    losses = []
+    for i in range(steps):
+        x = images[i * batch:(i + 1) * batch]
+        if size is not None:  # digits upscaled to the net's input, grey in all three channels
+            x = jnp.tile(jax.image.resize(x, (len(x), size, size, 1), "nearest"), (1, 1, 1, 3)) - 0.5
+        state, metrics = step(state, Batch(x, labels[i * batch:(i + 1) * batch]))
+        losses.append(float(metrics["loss"]))
+    return np.array(losses)
+
+
+def assert_tracks(bf16: np.ndarray, f32: np.ndarray) -> None:
+    """Step by step within 5% of the float32 loss on average, and the last 10 steps' mean within 5%."""
+    assert np.all(np.isfinite(bf16))
+    assert np.mean(np.abs(bf16 - f32)) < 0.05 * np.mean(f32)
+    assert abs(bf16[-10:].mean() - f32[-10:].mean()) < 0.05 * f32[-10:].mean()
+    assert f32[-10:].mean() < f32[:10].mean()  # it learns, so tracking means something
+
+
+def test_50_bf16_steps_of_a_convnet_on_mnist_track_float32(mnist_dir):
+    from jaxdl import data
+
+    train, _ = data.load("mnist", str(mnist_dir))
+    images, labels = jnp.asarray(train.images[:50 * 32]), jnp.asarray(train.labels[:50 * 32])
+    f32 = mnist_losses("simpleconvnet", "float32", images, labels, 50, 32)
+    assert_tracks(mnist_losses("simpleconvnet", "bfloat16", images, labels, 50, 32), f32)
+
+
+@pytest.mark.slow
+def test_50_bf16_steps_of_alexnet_on_mnist_track_float32(mnist_dir):
+    from jaxdl import data
+
+    train, _ = data.load("mnist", str(mnist_dir))
+    images, labels = jnp.asarray(train.images[:50 * 8]), jnp.asarray(train.labels[:50 * 8])
+    f32 = mnist_losses("alexnet", "float32", images, labels, 50, 8, size=227)
+    assert_tracks(mnist_losses("alexnet", "bfloat16", images, labels, 50, 8, size=227), f32)
