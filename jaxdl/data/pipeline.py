@@ -10,9 +10,11 @@ worker task, and yields them in request order. `put` (e.g. jax.device_put with a
 is applied `device_depth` batches ahead of the consumer: the copy to the device is queued while
 the previous step runs (device_put returns before the copy ends), so it overlaps the step.
 
-kind "thread" runs the loader in threads of this process: PIL's decode and NumPy's crop, flip and
-mean subtraction release the GIL. kind "process" runs it in worker processes (spawned, importing
-no JAX); each batch then crosses a pipe (B x crop x crop x C float32, pickled). The benchmark
+kind "thread" runs the loader in threads of this process: PIL's decode and NumPy's crop, flip
+and mean subtraction release the GIL. kind "process" runs it in worker processes (spawned, not
+forked: the parent holds JAX's threads; a worker imports jaxdl.data.imagelist, hence JAX's Python
+modules, but starts no backend); each batch then crosses a pipe (B x crop x crop x C float32,
+pickled). The benchmark
 (`python -m experiments.benchmark --input pipeline`) measures both and reports which is faster on
 the machine; threads are the default (see results/BENCHMARKS.md for the measurement).
 """
