@@ -183,3 +183,13 @@ def test_cli_writes_every_key_for_every_cell_and_the_device_axis(tmp_path):
 def test_bad_flags_fail_with_one_error_line_before_work(tmp_path, args, message):
     done = run_cli(*args, "--out", str(tmp_path / "o"))
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_device_check_script_runs_on_cpu(tmp_path):
+    done = subprocess.run(["bash", "experiments/device_check.sh", str(tmp_path / "check"), "--cpu"], cwd=REPO,
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "tests: exit 0" in done.stdout and "benchmark: exit 0" in done.stdout
+    cells = json.loads((tmp_path / "check" / "benchmark" / "benchmark.json").read_text())["cells"]
+    assert {cell["dtype"] for cell in cells} == {"float32", "bfloat16"}
