@@ -10,7 +10,8 @@ over it (data parallelism: XLA inserts the gradient all-reduce), then measures:
 - step times (jaxdl.bench.timing: each step blocked on, so async dispatch hides nothing),
   images/s globally and per device;
 - model FLOPs per step (jaxdl.bench.model_flops, from the traced step) beside XLA's cost
-  analysis, the achieved model FLOP/s and MFU against jaxdl.bench.peaks;
+  analysis (of the per-device program after SPMD partitioning, times the devices), the achieved
+  model FLOP/s and MFU against jaxdl.bench.peaks;
 - memory: XLA's memory analysis of the executable (arguments + outputs + temporaries - aliased)
   and, where the device has an allocator that reports one, its peak bytes in use (the process's
   peak so far: allocators cannot reset it, so later cells never read lower than earlier ones).
@@ -138,7 +139,7 @@ def run_cell(cell: Cell, warmup: int, steps: int, cpu_peak_flops_per_s: float | 
         "images_per_s": global_batch / timing["step_time_s"],
         "images_per_s_per_device": global_batch / timing["step_time_s"] / cell.devices,
         "model_flops_per_step": model_flops, "model_flops_per_image": model_flops / global_batch,
-        "xla_flops_per_step": xla_flops(compiled),
+        "xla_flops_per_step": xla_flops(compiled) * cell.devices,  # XLA counts the per-device program
         "achieved_flops_per_s": achieved, "peak_flops_per_s": peak.flops_per_s, "peak_source": peak.source,
         "mfu": peaks.mfu(model_flops, timing["step_time_s"], peak.flops_per_s, cell.devices),
         "xla_memory_bytes": xla_memory, "allocator_peak_bytes": allocator_peak,

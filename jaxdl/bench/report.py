@@ -48,11 +48,11 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {c['model']} | {c['dtype']} | {c['batch_size']} | {c['devices']} | {_fmt(c['images_per_s'])} | "
             f"{_fmt(c['images_per_s_per_device'])} | {c['step_time_s'] * 1e3:.1f} [{c['step_time_p10_s'] * 1e3:.1f}, "
-            f"{c['step_time_p90_s'] * 1e3:.1f}] | {c['model_flops_per_step'] / c['global_batch_size'] / 1e9:.3f} "
-            f"({c['xla_flops_per_step'] / c['global_batch_size'] / 1e9:.3f}) | "
-            f"{c['achieved_flops_per_s'] / 1e12:.3f} | {_fmt(c['mfu'] and 100 * c['mfu'])}% | "
+            f"{c['step_time_p90_s'] * 1e3:.1f}] | {c['model_flops_per_step'] / c['global_batch_size'] / 1e9:.4g} "
+            f"({c['xla_flops_per_step'] / c['global_batch_size'] / 1e9:.4g}) | "
+            f"{c['achieved_flops_per_s'] / 1e12:.4g} | {_fmt(c['mfu'] and 100 * c['mfu'])}% | "
             f"{c['compile_s']:.2f} / {c['warm_compile_s']:.2f} | "
-            f"{_fmt(c['peak_memory_bytes'] and c['peak_memory_bytes'] / 2**20, 0)} |")
+            f"{_fmt(c['peak_memory_bytes'] and c['peak_memory_bytes'] / 2**20, 1)} |")
     piped = [c for c in result["cells"] if c.get("input") == "pipeline"]
     if piped:
         lines += ["", "Input pipeline (train_imagenet's image-list path: decode, crop, flip, mean):", "",
