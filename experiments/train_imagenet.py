@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--synthetic", action="store_true", help="Train on random tensors (benchmarking; no files)")
     parser.add_argument("--synthetic_size", type=int, default=1024, help="Examples in the synthetic train/val sets")
     parser.add_argument("--devices", type=int,
-                        help="Use the first N local devices of each process (default: all)")
+                        help="Use the first N local devices of each process (None: all)")
     cli.add_process_flags(parser, style="_")
     args = parser.parse_args(argv)
     if sum([args.synthetic, args.tfds is not None, args.train is not None]) != 1:

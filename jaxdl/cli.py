@@ -53,7 +53,7 @@ def add_run_flags(parser: argparse.ArgumentParser, steps: int | None, eval_every
     parser.add_argument("--seed", type=int, default=0, help="first seed; the seeds are seed, seed+1, ...")
     parser.add_argument("--out", type=output_folder, required=True, default=argparse.SUPPRESS, help="output folder")
     parser.add_argument("--devices", type=int,
-                        help="devices of each process the runs are spread over (default: all; README 'Scaling out')")
+                        help="devices of each process that the seeds are split over (None: all; README 'Scaling out')")
     add_process_flags(parser, style="-")
 
 
