@@ -1,7 +1,7 @@
 """One benchmark cell: a model's train step at one batch size, dtype and device count, measured.
 
 `run_cell` builds the model's Task (jaxdl.bench.models), replicates the state over a 1-D "data"
-mesh of the first `devices` devices and shards the global batch (per-device batch x devices)
+mesh of the first `devices` devices (jaxdl.parallel.data_mesh) and shards the global batch (per-device batch x devices)
 over it (data parallelism: XLA inserts the gradient all-reduce), then measures:
 
 - compile: lowering, then XLA compilation cold (the benchmark's own, fresh persistent cache
@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding
 
-from jaxdl import compile_cache
+from jaxdl import compile_cache, parallel
 from jaxdl.bench import models, peaks
 from jaxdl.bench.flops import xla_flops
 from jaxdl.bench.model_flops import count_flops
@@ -40,15 +40,6 @@ class Cell(NamedTuple):
     batch_size: int  # per device
     dtype: str
     devices: int
-
-
-def data_mesh(devices: int) -> Mesh:
-    """A 1-D mesh, axis "data", over the first `devices` local devices (ValueError if there are fewer)."""
-    available = jax.local_devices()
-    if devices > len(available):
-        raise ValueError(f"{devices} devices asked for, {len(available)} present ({available[0].platform}); on CPU "
-                         f"XLA_FLAGS=--xla_force_host_platform_device_count=N makes N")
-    return Mesh(np.array(available[:devices]), ("data",))
 
 
 def memory_bytes(compiled: jax.stages.Compiled) -> int | None:
@@ -92,8 +83,8 @@ def run_cell(cell: Cell, warmup: int, steps: int, cpu_peak_flops_per_s: float | 
     """
     bench = models.get(cell.model)
     task = bench.task(cell.dtype)
-    mesh = data_mesh(cell.devices)
-    replicated, sharded = NamedSharding(mesh, PartitionSpec()), NamedSharding(mesh, PartitionSpec("data"))
+    mesh = parallel.data_mesh(cell.devices)
+    replicated, sharded = parallel.replicated(mesh), parallel.batch_sharding(mesh)
     state = jax.jit(task.init, out_shardings=replicated)(jax.random.key(seed),
                                                          jnp.zeros((1, *bench.input_hwc), jnp.float32))
     batch = synthetic_batch(cell, bench, sharded, seed)
