@@ -30,32 +30,39 @@ def cosine(a, b) -> float:
 
 @pytest.fixture(scope="module")
 def alex():
+    """{dtype: (test-mode logits, train-mode kernel gradients)} of AlexNet on the same float32 weights
+    and batch (one compiled program per dtype), and the bf16 task."""
     bench = models.get("alexnet")
-    f32, bf16 = bench.task("float32"), bench.task("bfloat16")
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.uniform(-0.5, 0.5, (2, 227, 227, 3)).astype(np.float32))  # train_imagenet's scale
-    state = jax.jit(f32.init)(jax.random.key(0), x[:1])
-    return f32, bf16, state, Batch(x, jnp.asarray([3, 7], jnp.int32))
+    batch = Batch(x, jnp.asarray([3, 7], jnp.int32))
+    state = jax.jit(bench.task("float32").init)(jax.random.key(0), x[:1])
+    out = {}
+    for dtype in ("float32", "bfloat16"):
+        task = bench.task(dtype)
+        loss_fn = make_loss_fn(task)
+
+        def both(params, task=task, loss_fn=loss_fn):
+            logits = task.model.apply({"params": params}, batch.images)
+            return logits, jax.grad(lambda p: loss_fn(p, state, batch)[0])(params)
+
+        out[dtype] = jax.jit(both)(state.params)
+    return out, bench.task("bfloat16")
 
 
 def test_bf16_alexnet_keeps_float32_parameters_state_and_logits(alex):
-    f32, bf16, state, batch = alex
+    out, bf16 = alex
     assert bf16.model.dtype == jnp.bfloat16
-    bf16_state = jax.jit(bf16.init)(jax.random.key(0), batch.images[:1])
+    bf16_state = jax.eval_shape(bf16.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 227, 227, 3), jnp.float32))
     assert {leaf.dtype for leaf in jax.tree.leaves((bf16_state.params, bf16_state.opt_state))} == {jnp.dtype("float32")}
-    logits = bf16.model.apply({"params": state.params}, batch.images)
+    logits = out["bfloat16"][0]
     assert logits.dtype == jnp.float32  # softmax and loss run on float32 logits
-    assert relative(logits, f32.model.apply({"params": state.params}, batch.images)) < LOGITS_RTOL
+    assert relative(logits, out["float32"][0]) < LOGITS_RTOL
 
 
 def test_bf16_alexnet_gradients_track_float32(alex):
-    f32, bf16, state, batch = alex
-
-    def grads(task):
-        loss_fn = make_loss_fn(task)
-        return jax.jit(jax.grad(lambda p: loss_fn(p, state, batch)[0]))(state.params)
-
-    g32, g16 = grads(f32), grads(bf16)
+    out, _ = alex
+    g32, g16 = out["float32"][1], out["bfloat16"][1]
     for layer in g32:
         a, b = g16[layer]["kernel"], g32[layer]["kernel"]
         assert a.dtype == jnp.float32
