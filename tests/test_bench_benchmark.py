@@ -161,9 +161,10 @@ def test_cli_writes_every_key_for_every_cell_and_the_device_axis(tmp_path):
     for cell in result["cells"]:
         assert set(report.REQUIRED_KEYS) <= set(cell)
         assert cell["global_batch_size"] == 4 * cell["devices"]
-        # forward, input and weight gradients of the three Affine layers (the traced program computes the
-        # first layer's input gradient too: jaxdl.nn.dense_dot_general's VJP gives both)
-        assert cell["model_flops_per_step"] == cell["devices"] * 4 * 2 * 3 * (784 * 40 + 40 * 20 + 20 * 10)
+        # forward, input and weight gradients of the three Affine layers, less the image's gradient (its
+        # custom VJP computes one, which nothing uses and the count drops as XLA does)
+        assert cell["model_flops_per_step"] == cell["devices"] * 4 * 2 * (3 * (784 * 40 + 40 * 20 + 20 * 10)
+                                                                         - 784 * 40)
         assert cell["images_per_s"] == pytest.approx(cell["global_batch_size"] / cell["step_time_s"])
         assert cell["achieved_flops_per_s"] == pytest.approx(cell["model_flops_per_step"] / cell["step_time_s"])
         assert cell["mfu"] == pytest.approx(cell["achieved_flops_per_s"] / (cell["peak_flops_per_s"] * cell["devices"]))
