@@ -35,7 +35,7 @@ def test_dense_and_conv_flops_match_hand_counts_forward_and_backward():
     assert model_flops.count_flops(conv, images, kernel) == forward
     # the kernel's gradient: 72 outputs, each a dot over the 3x3 output map; the input's gradient:
     # a full convolution (padding 2) with 50 outputs of 3x3 taps x 4 features, padding counted
-    both = jax.grad(lambda x, w: conv(x, w).sum(), argnums=(0, 1))
+    both = jax.value_and_grad(lambda x, w: conv(x, w).sum(), argnums=(0, 1))  # the value keeps the forward
     assert model_flops.count_flops(both, images, kernel) == forward + 2 * 72 * 9 + 2 * 50 * 9 * 4
 
 
@@ -46,9 +46,16 @@ def test_a_strided_convolutions_input_gradient_skips_the_inserted_zeros():
     images, kernel = jnp.ones((1, 5, 5, 1)), jnp.ones((1, 1, 1, 1))
     forward = 2 * 3 * 3  # 9 outputs of one tap
     assert model_flops.count_flops(strided, images, kernel) == forward
-    grad_x = jax.grad(lambda x: strided(x, kernel).sum())
+    grad_x = jax.value_and_grad(lambda x: strided(x, kernel).sum())
     # the forward again, and the input gradient: 18, not 2 * 25 (16 of its taps hit inserted zeros)
     assert model_flops.count_flops(grad_x, images) == 2 * forward
+
+
+def test_work_no_output_needs_is_not_counted():
+    assert model_flops.count_flops(lambda x, w: (x @ w, x)[1], jnp.ones((2, 3)), jnp.ones((3, 4))) == 0
+    # the gradient of a sum needs no forward value: only the two gradient convolutions remain
+    grads = jax.grad(lambda x, w: conv(x, w).sum(), argnums=(0, 1))
+    assert model_flops.count_flops(grads, jnp.ones((1, 5, 5, 2)), jnp.ones((3, 3, 2, 4))) == 2 * 72 * 9 + 2 * 50 * 9 * 4
 
 
 def test_batched_and_looped_matmuls_count_every_product():
