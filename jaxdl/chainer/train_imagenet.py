@@ -158,6 +158,10 @@ def train(args: argparse.Namespace) -> Trainer:
     parallel.initialize(processes_from(args))
     mesh = parallel.data_mesh(args.devices)
     parallel.check_divisible(args.batchsize, mesh, f"--batchsize {args.batchsize} (the global batch)")
+    parallel.same_in_every_process(
+        [args.batchsize, args.val_batchsize, args.seed, args.epoch, args.iteration, args.val_interval,
+         args.log_interval, args.snapshot_interval, args.synthetic_size if args.synthetic else None],
+        "--batchsize, --val_batchsize, --seed, --epoch, --iteration, --*_interval or --synthetic_size")
     if parallel.is_writer():
         remove_leftovers(args.out)  # temporaries of writes a killed run left in --out
     arch = jaxdl.chainer.get_arch(args.arch)
