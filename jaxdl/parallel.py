@@ -302,11 +302,12 @@ def sync(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
-def same_in_every_process(values: Sequence[int], what: str) -> None:
-    """ValueError when the processes disagree on `values` (e.g. flags that fix the computation)."""
+def same_in_every_process(values: Sequence[int | None], what: str) -> None:
+    """ValueError when the processes disagree on `values` (integer settings that fix the computation,
+    None allowed), naming `what` they are."""
     if jax.process_count() == 1:
         return
-    mine = np.asarray(values, np.int64)
+    mine = np.asarray([-1 if value is None else int(value) for value in values], np.int64)
     every = np.asarray(multihost_utils.process_allgather(mine))
     if not (every == mine).all():
         raise ValueError(f"the processes were started with different {what}: {every.tolist()}; start every "

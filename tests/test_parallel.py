@@ -39,13 +39,15 @@ def run_module(module: str, *args: str, devices: int = 1, timeout: float = TIMEO
                           capture_output=True, text=True, timeout=timeout)
 
 
-def run_processes(module: str, *args: str, processes: int = 2, devices: int = 2, flag_style: str = "-"):
-    """`module` as `processes` processes of `devices` devices each; returns their CompletedProcesses
-    after checking every exit code."""
+def run_processes(module: str, *args: str, processes: int = 2, devices: int = 2, flag_style: str = "-",
+                  per_process: tuple[tuple[str, ...], ...] | None = None, check: bool = True):
+    """`module` as `processes` processes of `devices` devices each (process i also gets the flags
+    per_process[i]); returns their CompletedProcesses after checking every exit code (with `check`)."""
     port = free_port()
     names = [f"--{name.replace('_', flag_style)}" for name in ("coordinator_address", "num_processes", "process_id")]
-    commands = [[sys.executable, "-m", module, *args, names[0], f"localhost:{port}", names[1], str(processes),
-                 names[2], str(index)] for index in range(processes)]
+    per_process = per_process or ((),) * processes
+    commands = [[sys.executable, "-m", module, *args, *per_process[index], names[0], f"localhost:{port}", names[1],
+                 str(processes), names[2], str(index)] for index in range(processes)]
     running = [subprocess.Popen(command, cwd=REPO, env=environment(devices), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for command in commands]
     results = []
@@ -57,7 +59,8 @@ def run_processes(module: str, *args: str, processes: int = 2, devices: int = 2,
         for process in running:
             process.kill()
     for index, result in enumerate(results):
-        assert result.returncode == 0, f"process {index} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert not check or result.returncode == 0, \
+            f"process {index} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return results
 
 
@@ -122,6 +125,16 @@ def test_a_coordinator_that_never_answers_fails_within_the_timeout_naming_it(tmp
     assert result.returncode == 2, result.stderr
     assert f"the coordinator at localhost:{port} did not answer within 3 s" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_processes_started_with_different_settings_stop_with_an_error(tmp_path):
+    results = run_processes("experiments.vanishing_gradient", "--steps", "20", "--eval-every", "10",
+                            "--out", str(tmp_path / "out"), per_process=(("--seed", "0"), ("--seed", "1")), check=False)
+    for result in results:
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert "the processes were started with different --steps, --batch-size, --eval-every, --seeds or --seed: " \
+               "[[20, 100, 10, 1, 0], [20, 100, 10, 1, 1]]" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 # --- same numbers on one device and on many --------------------------------------------------------------------

@@ -119,14 +119,17 @@ def synthetic_data(args: argparse.Namespace, insize: int, num_classes: int, mesh
 
 def tfds_lists(args: argparse.Namespace) -> tuple[str, str, str, str]:
     """Export --tfds as image lists under --out; (train list, val list, root, mean file), the
-    mean computed (compute_mean) unless --mean names an existing file."""
+    mean computed (compute_mean) unless --mean names an existing file. Process 0 exports and
+    computes; the others wait for it and read the same files."""
     root = os.path.join(args.out, "tfds_" + args.tfds.replace("/", "_"))
-    lists = export_image_lists(args.tfds, root, data_dir=args.tfds_data_dir)
     mean_path = args.mean or os.path.join(root, "mean.npy")
-    if not os.path.exists(mean_path):
-        with atomic_write(mean_path) as f:
-            np.save(f, compute_mean(parse_image_list(lists["train"]), root))
-    return lists["train"], lists["validation"], root, mean_path
+    if parallel.is_writer():
+        lists = export_image_lists(args.tfds, root, data_dir=args.tfds_data_dir)
+        if not os.path.exists(mean_path):
+            with atomic_write(mean_path) as f:
+                np.save(f, compute_mean(parse_image_list(lists["train"]), root))
+    parallel.sync("tfds image lists exported")
+    return os.path.join(root, "train.txt"), os.path.join(root, "validation.txt"), root, mean_path
 
 
 def refuse_non_finite(params, source: str) -> None:
@@ -155,6 +158,10 @@ def train(args: argparse.Namespace) -> Trainer:
     parallel.initialize(processes_from(args))
     mesh = parallel.data_mesh(args.devices)
     parallel.check_divisible(args.batchsize, mesh, f"--batchsize {args.batchsize} (the global batch)")
+    parallel.same_in_every_process(
+        [args.batchsize, args.val_batchsize, args.seed, args.epoch, args.iteration, args.val_interval,
+         args.log_interval, args.snapshot_interval, args.synthetic_size if args.synthetic else None],
+        "--batchsize, --val_batchsize, --seed, --epoch, --iteration, --*_interval or --synthetic_size")
     if parallel.is_writer():
         remove_leftovers(args.out)  # temporaries of writes a killed run left in --out
     arch = jaxdl.chainer.get_arch(args.arch)

@@ -236,6 +236,8 @@ def run_experiment(name: str, config: CourseConfig, workdir: str | os.PathLike, 
     check_output_folder(workdir, name)
     parallel.initialize(config.processes)
     mesh = parallel.data_mesh(config.devices)
+    parallel.same_in_every_process([config.steps, config.batch_size, config.eval_every, config.seeds, config.seed],
+                                   "--steps, --batch-size, --eval-every, --seeds or --seed")
     if mesh.size > 1:
         print(parallel.describe(mesh) + f"; {config.seeds} seed{'s' if config.seeds > 1 else ''} split over it",
               flush=True)
