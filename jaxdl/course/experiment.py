@@ -217,8 +217,15 @@ def train_each(config: CourseConfig, data: Data, runs: Sequence[tuple[str, Task,
     per task, `jaxdl.train.grid.train_seeds`, the seeds split over `mesh`'s devices), with a progress
     line; `init(model, rng)` draws a network's initial variables from a seed's stream."""
     return [train_seeds(task, schedule, data, functools.partial(init, task.model), config.seed_list,
-                        report.Progress(label, schedule.steps), eval_train, seed_axis, mesh)
+                        progress(label, schedule.steps), eval_train, seed_axis, mesh)
             for label, task, schedule in runs]
+
+
+def progress(label: str, steps: int) -> report.Progress | None:
+    """The in-program progress bar of a run, or None while JAX's persistent compilation cache is on:
+    the bar is a host callback, and JAX caches no program holding one, so with it every run would
+    compile again (--compile-cache off brings the bars back)."""
+    return report.Progress(label, steps) if compile_cache.folder_in_use() is None else None
 
 
 def run_experiment(name: str, config: CourseConfig, workdir: str | os.PathLike, load: Callable[[], Data],

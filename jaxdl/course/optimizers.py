@@ -30,8 +30,9 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from jaxdl import optim, report
+from jaxdl import optim
 from jaxdl.course.experiment import CourseConfig, divergence, load_data, run_experiment
+from jaxdl.course.experiment import progress as course_progress
 from jaxdl.course.optimizers_report import median_range, write_outputs
 from jaxdl.models.mlp import MultiLayerNet, course_init
 from jaxdl.train.compile import compile_and_run
@@ -174,7 +175,7 @@ def run_comparison(config: Config, model: MultiLayerNet, data: Data, mesh: Mesh 
     hparams, schedule = config.hparams, config.schedule
     tasks = {spec: Task(model, optim.create(spec, **hparams[spec]), trainable=config.update)
              for spec in config.optimizers}
-    program = comparison_program(tasks, schedule, lambda spec: report.Progress(f"{spec} ({config.seeds} seeds)",
+    program = comparison_program(tasks, schedule, lambda spec: course_progress(f"{spec} ({config.seeds} seeds)",
                                                                               config.steps))
     inputs = course_seed_inputs(model, config.seed_list, schedule, data.train_images.shape[0])
     outputs, compile_s, run_s = compile_and_run(program, inputs, data, mesh=mesh)
@@ -212,7 +213,7 @@ def run_sweep(config: Config, model: MultiLayerNet, data: Data, mesh: Mesh | Non
     tasks = {spec: Task(model, optim.create(spec, inject=True, **hparams[spec]), trainable=config.update)
              for spec in config.optimizers}
     label = f"{len(config.sweep_lrs)} rates x {config.seeds} seeds"
-    program = sweep_program(tasks, schedule, lambda spec: report.Progress(f"{spec} sweep ({label})", config.steps))
+    program = sweep_program(tasks, schedule, lambda spec: course_progress(f"{spec} sweep ({label})", config.steps))
     rates = jnp.asarray(config.sweep_lrs, jnp.float32)
     inputs = course_seed_inputs(model, config.seed_list, schedule, data.train_images.shape[0])
     outputs, compile_s, run_s = compile_and_run(program, inputs, rates, data, mesh=mesh)

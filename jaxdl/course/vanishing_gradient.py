@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from jaxdl import compile_cache, report
+from jaxdl import report
 from jaxdl.course.experiment import (
     CourseConfig,
     course_cell,
@@ -26,6 +26,7 @@ from jaxdl.course.experiment import (
     divergence_note,
     final_stats,
     load_data,
+    progress,
     run_experiment,
     stats_cell,
 )
@@ -80,17 +81,16 @@ def train_grid(config: Config, grid: list[tuple[Label, MultiLayerNet]], data: Da
     """Every config x seed in one program, the seeds split over `mesh`'s devices: (history [seeds,
     configs, ...], the step each run diverged at [seeds, configs] (0: never), compile seconds, run seconds).
 
-    The in-program progress bar is a host callback, and JAX does not cache programs holding one;
-    with the persistent compilation cache on (the default) the program has none, so a second run
-    reads it back instead of compiling it (--compile-cache off brings the progress bar back)."""
+    The progress bar is `jaxdl.course.experiment.progress`'s: none while the persistent compilation
+    cache is on, so a second run reads the program back instead of compiling it."""
     if len({(m.activation, m.use_batchnorm) for _, m in grid}) == 1:  # one structure: no switches needed
         grid = [(label, m.clone(switchable=False)) for label, m in grid]
     task = Task(grid[0][1], optax.sgd(config.lr), loss="course", trainable=config.update)
-    progress = report.Progress(f"vanishing_gradient ({len(grid)} configs x {config.seeds} seeds)",
-                               config.steps) if show_progress and compile_cache.folder_in_use() is None else None
+    bar = progress(f"vanishing_gradient ({len(grid)} configs x {config.seeds} seeds)",
+                   config.steps) if show_progress else None
     inputs = seed_inputs(lambda rng: init_variants([m for _, m in grid], rng), config.seed_list, config.schedule,
                          data.train_images.shape[0])
-    (final, history), compile_s, run_s = compile_and_run(make_grid_program(task, config.schedule, progress),
+    (final, history), compile_s, run_s = compile_and_run(make_grid_program(task, config.schedule, bar),
                                                          inputs, data, mesh=mesh)
     history = jax.tree.map(np.asarray, history)
     return history, diverged_at(history.step_loss, final.params), compile_s, run_s
