@@ -1,6 +1,8 @@
 """bfloat16 mixed precision: parameters and optimizer state float32, compute bfloat16, LRN, softmax and
 loss float32; bf16 AlexNet against float32, and bf16 training tracking float32 on real images (MNIST)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -77,10 +79,9 @@ def test_lrn_of_bfloat16_computes_in_float32():
     np.testing.assert_array_equal(y, local_response_normalization(x.astype(jnp.float32)).astype(jnp.bfloat16))
 
 
-def mnist_losses(name: str, dtype: str, images, labels, steps: int, batch: int, size: int | None = None):
-    bench = models.get(name)
-    task = bench.task(dtype)
-    state = jax.jit(task.init)(jax.random.key(0), jnp.zeros((1, *bench.input_hwc)))
+def mnist_losses(task, input_hwc, images, labels, steps: int, batch: int, size: int | None = None) -> np.ndarray:
+    """The training loss of `steps` steps of `task` on consecutive MNIST batches."""
+    state = jax.jit(task.init)(jax.random.key(0), jnp.zeros((1, *input_hwc)))
     step = jit_train_step(task)
     losses = []
     for i in range(steps):
@@ -93,11 +94,14 @@ def mnist_losses(name: str, dtype: str, images, labels, steps: int, batch: int, 
 
 
 def assert_tracks(bf16: np.ndarray, f32: np.ndarray) -> None:
-    """Step by step within 5% of the float32 loss on average, and the last 10 steps' mean within 5%."""
+    """The first 20 steps within 2% of the float32 loss on average (there the two runs are the same
+    run up to rounding); after that SGD amplifies rounding differences, so the mean loss of each
+    window of 10 steps within 10% of float32's; and float32 learns, so tracking means something."""
     assert np.all(np.isfinite(bf16))
-    assert np.mean(np.abs(bf16 - f32)) < 0.05 * np.mean(f32)
-    assert abs(bf16[-10:].mean() - f32[-10:].mean()) < 0.05 * f32[-10:].mean()
-    assert f32[-10:].mean() < f32[:10].mean()  # it learns, so tracking means something
+    assert np.mean(np.abs(bf16[:20] - f32[:20])) < 0.02 * np.mean(f32[:20])
+    windows16, windows32 = bf16.reshape(-1, 10).mean(axis=1), f32.reshape(-1, 10).mean(axis=1)
+    np.testing.assert_array_less(np.abs(windows16 - windows32), 0.10 * windows32)
+    assert f32[-10:].mean() < f32[:10].mean()
 
 
 def test_50_bf16_steps_of_a_convnet_on_mnist_track_float32(mnist_dir):
@@ -105,8 +109,10 @@ def test_50_bf16_steps_of_a_convnet_on_mnist_track_float32(mnist_dir):
 
     train, _ = data.load("mnist", str(mnist_dir))
     images, labels = jnp.asarray(train.images[:50 * 32]), jnp.asarray(train.labels[:50 * 32])
-    f32 = mnist_losses("simpleconvnet", "float32", images, labels, 50, 32)
-    assert_tracks(mnist_losses("simpleconvnet", "bfloat16", images, labels, 50, 32), f32)
+    bench = models.get("simpleconvnet")
+    f32, bf16 = (mnist_losses(bench.task(dtype), bench.input_hwc, images, labels, 50, 32)
+                 for dtype in ("float32", "bfloat16"))
+    assert_tracks(bf16, f32)
 
 
 @pytest.mark.slow
@@ -114,6 +120,10 @@ def test_50_bf16_steps_of_alexnet_on_mnist_track_float32(mnist_dir):
     from jaxdl import data
 
     train, _ = data.load("mnist", str(mnist_dir))
-    images, labels = jnp.asarray(train.images[:50 * 8]), jnp.asarray(train.labels[:50 * 8])
-    f32 = mnist_losses("alexnet", "float32", images, labels, 50, 8, size=227)
-    assert_tracks(mnist_losses("alexnet", "bfloat16", images, labels, 50, 8, size=227), f32)
+    images, labels = jnp.asarray(train.images[:50 * 16]), jnp.asarray(train.labels[:50 * 16])
+    bench = models.get("alexnet")  # train_imagenet's AlexNet and MomentumSGD, with MNIST's 10 classes
+    tasks = {dtype: dataclasses.replace(bench.task(dtype), model=bench.model(dtype).clone(num_classes=10))
+             for dtype in ("float32", "bfloat16")}
+    f32, bf16 = (mnist_losses(tasks[dtype], bench.input_hwc, images, labels, 50, 16, size=227)
+                 for dtype in ("float32", "bfloat16"))
+    assert_tracks(bf16, f32)
