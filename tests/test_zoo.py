@@ -1,0 +1,165 @@
+"""Chainer's example models beside Alex (NIN, GoogLeNet, GoogLeNetBN, ResNet-50, ResNeXt-50), checked
+against Chainer 7.8.1 (tests/fixtures/zoo_<arch>.npz, made by make_chainer_zoo_fixtures.py from the
+examples' own classes): test-mode logits, loss and every gradient, train-mode loss, gradients and
+running statistics (the archs without dropout), Chainer's save_npz keys, parameter counts.
+
+Each arch's weights are drawn from the keys and shapes Chainer saved (zoo_weights.chainer_weights),
+written as Chainer's save_npz would and read by jaxdl.chainer.load_npz.
+"""
+
+import hashlib
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxdl.chainer
+from jaxdl.chainer.archs import variable_shapes
+from tests.conftest import FIXTURES
+from tests.fixtures.zoo_weights import chainer_weights, sample_indices, zoo_inputs
+
+REL_TOL = 2e-3  # the issue's bound: float32 rounding through 20-60 layers
+N_PARAMS = {"nin": 7_595_176, "googlenet": 13_378_280, "googlenetbn": 17_681_464, "resnet50": 25_557_096,
+            "resnext50": 25_028_968, "resnet50_nhwc": 25_557_096, "alex": 62_378_344}
+ZOO = ("nin", "googlenet", "googlenetbn", "resnet50", "resnext50")
+TRAIN_MODE = ("resnet50", "resnext50")
+
+
+def rel_error(got, ref) -> float:
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    return float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+
+
+def reference(arch: str):
+    return np.load(FIXTURES / f"zoo_{arch}.npz")
+
+
+def chainer_layout(ref) -> dict[str, tuple[int, ...]]:
+    return {str(name): tuple(int(d) for d in shape if d >= 0)
+            for name, shape in zip(ref["param_names"], ref["param_shapes"], strict=True)}
+
+
+@pytest.fixture(scope="module", params=ZOO)
+def loaded(request, tmp_path_factory):
+    """(arch, fixture, Chainer-format weights, ModelState from load_npz, x, labels) of one arch."""
+    arch = request.param
+    ref = reference(arch)
+    weights = chainer_weights(chainer_layout(ref), 0)
+    names = [str(n) for n in ref["param_names"]]
+    assert hashlib.sha256(b"".join(np.ascontiguousarray(weights[n]).tobytes() for n in names)).hexdigest() == \
+        str(ref["weights_sha256"])  # bit-identical to the weights Chainer ran with
+    path = tmp_path_factory.mktemp(arch) / "model.npz"
+    np.savez(path, **weights)
+    x, labels = zoo_inputs(jaxdl.chainer.get_arch(arch).input_chw[1], 1)
+    assert hashlib.sha256(x.tobytes()).hexdigest() == str(ref["x_sha256"])
+    np.testing.assert_array_equal(labels, ref["labels"])
+    return arch, ref, weights, jaxdl.chainer.load_npz(path, arch=arch), x, labels
+
+
+def check_gradients(grads: dict, ref, mode: str) -> float:
+    """Every gradient against Chainer's: its norm and its sampled entries; returns the worst relative error."""
+    names = [str(n) for n in ref["grad_names"]]
+    assert sorted(grads) == names
+    worst = 0.0
+    for key, norm in zip(names, ref[f"{mode}/grad_norm"], strict=True):
+        g = grads[key].ravel()
+        sample = g[sample_indices(g.size, key)]
+        expected = ref[f"{mode}/grad_sample/{key}"]
+        if norm < 1e-6 * np.max(ref[f"{mode}/grad_norm"]):  # a bias before a batch-normalization: ~0 in train mode
+            assert np.linalg.norm(g) < 1e-5 * np.max(ref[f"{mode}/grad_norm"]), key
+            continue
+        errors = (abs(np.linalg.norm(g.astype(np.float64)) - norm) / norm, rel_error(sample, expected))
+        assert max(errors) < REL_TOL, (key, errors)
+        worst = max(worst, *errors)
+    return worst
+
+
+def test_logits_match_chainer(loaded):
+    arch, ref, _, state, x, _ = loaded
+    logits = jaxdl.chainer.predict(state, x)
+    assert logits.shape == (2, 1000) and logits.dtype == np.float32
+    assert rel_error(logits, ref["test/logits"]) < REL_TOL
+
+
+def test_test_mode_loss_and_gradients_match_chainer(loaded):
+    arch, ref, _, state, x, labels = loaded
+    loss, grads = jaxdl.chainer.loss_and_grads(state, x, labels)
+    assert abs(loss - float(ref["test/loss"])) < REL_TOL * abs(float(ref["test/loss"]))
+    check_gradients(grads, ref, "test")
+
+
+@pytest.mark.parametrize("arch", TRAIN_MODE)
+def test_train_mode_loss_gradients_and_running_statistics_match_chainer(arch, tmp_path):
+    ref = reference(arch)
+    weights = chainer_weights(chainer_layout(ref), 0)
+    np.savez(tmp_path / "model.npz", **weights)
+    state = jaxdl.chainer.load_npz(tmp_path / "model.npz", arch=arch)
+    x, labels = zoo_inputs(224, 1)
+    loss, grads, after = jaxdl.chainer.loss_and_grads(state, x, labels, train=True, with_state=True)
+    assert abs(loss - float(ref["train/loss"])) < REL_TOL * abs(float(ref["train/loss"]))
+    check_gradients(grads, ref, "train")
+    jaxdl.chainer.save_npz(tmp_path / "after.npz", after)
+    with np.load(tmp_path / "after.npz") as saved:
+        for key, norm in zip(ref["train/stat_names"], ref["train/stat_delta_norm"], strict=True):
+            key = str(key)
+            delta = (saved[key] - weights[key]).ravel().astype(np.float64)
+            assert abs(np.linalg.norm(delta) - norm) / norm < REL_TOL, key
+            assert rel_error(delta[sample_indices(delta.size, key)], ref[f"train/stat_delta_sample/{key}"]) < REL_TOL
+        if "train/stat/bn1/avg_var" in ref.files:
+            assert rel_error(saved["bn1/avg_var"], ref["train/stat/bn1/avg_var"]) < 1e-5
+            assert rel_error(saved["bn1/avg_mean"], ref["train/stat/bn1/avg_mean"]) < 1e-4
+
+
+def test_save_npz_writes_chainer_keys_and_round_trips(loaded, tmp_path):
+    arch, ref, weights, state, _, _ = loaded
+    jaxdl.chainer.save_npz(tmp_path / "again", state)
+    with np.load(tmp_path / "again") as saved:
+        assert {k: saved[k].shape for k in saved.files} == chainer_layout(ref)
+        assert {k: saved[k].dtype.str for k in saved.files} == dict(zip(map(str, ref["param_names"]),
+                                                                       map(str, ref["param_dtypes"]), strict=True))
+        for key, value in weights.items():
+            np.testing.assert_array_equal(saved[key], value, err_msg=key)
+
+
+def test_multi_head_archs_report_chainer_losses(loaded):
+    arch, ref, _, state, x, labels = loaded
+    if arch not in ("googlenet", "googlenetbn"):
+        pytest.skip("one head")
+    model = jaxdl.chainer.get_arch(arch).build()
+    heads = jax.jit(lambda v, x: model.apply(v, x, train=False))(
+        {"params": state.params, **state.model_state}, jnp.asarray(x.transpose(0, 2, 3, 1)))
+    for name in ("loss1", "loss2"):
+        assert rel_error(heads[name], ref[f"test/logits/{name}"]) < REL_TOL, name
+    assert rel_error(heads["loss3"], ref["test/logits"]) < REL_TOL
+    from jaxdl.train.losses import heads_loss, softmax_cross_entropy
+
+    loss, _, per_head = heads_loss(model, heads, jnp.asarray(labels), softmax_cross_entropy)
+    for name in ("loss1", "loss2", "loss3"):
+        expected = float(ref[f"test/report/{name}"])
+        assert abs(float(per_head[name]) - expected) < REL_TOL * expected, name
+    assert float(loss) == pytest.approx(0.3 * (float(per_head["loss1"]) + float(per_head["loss2"]))
+                                        + float(per_head["loss3"]), rel=1e-6)
+
+
+@pytest.mark.parametrize("arch", sorted(N_PARAMS))
+def test_parameter_counts(arch):
+    spec = jaxdl.chainer.get_arch(arch)
+    variables = variable_shapes(spec)
+    assert sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(variables["params"])) == N_PARAMS[arch]
+    if arch in ZOO:
+        assert int(reference(arch)["n_params"]) == N_PARAMS[arch]
+
+
+def test_resnet50_nhwc_is_resnet50():
+    alias, plain = jaxdl.chainer.get_arch("resnet50_nhwc"), jaxdl.chainer.get_arch("resnet50")
+    assert alias.build is plain.build and alias.links == plain.links
+
+
+def test_train_mode_with_dropout_needs_an_rng(loaded):
+    arch, _, _, state, x, labels = loaded
+    if not jaxdl.chainer.get_arch(arch).dropout:
+        pytest.skip("no dropout")
+    with pytest.raises(ValueError, match="pass rng=jax.random.key"):
+        jaxdl.chainer.loss_and_grads(state, x, labels, train=True)
