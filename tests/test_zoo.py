@@ -227,3 +227,25 @@ def test_train_imagenet_runs_two_iterations(arch, tmp_path):
     jax.tree.map(np.testing.assert_array_equal, model.model_state, jax.device_get(state.model_state))
     if "batch_stats" in state.model_state:  # two training steps moved the running statistics
         assert not np.allclose(jax.tree.leaves(state.model_state)[0], 0.0)
+
+
+@pytest.mark.parametrize("arch", archs(*sorted(N_PARAMS), slow=("alex", "googlenetbn", "resnext50", "resnet50_nhwc")))
+def test_every_arch_builds_by_name_into_the_shared_train_and_eval_steps(arch):
+    """What train_imagenet and the benchmarks build: the registry's model in a Task, its train and eval steps
+    traced on a Batch of NHWC images (jax.eval_shape: no compilation), Chainer's report keys out."""
+    import optax
+
+    from jaxdl.train.state import Batch, Task
+    from jaxdl.train.step import make_eval_step, make_train_step
+
+    spec = jaxdl.chainer.get_arch(arch)
+    task = Task(spec.build(), optax.sgd(0.01), loss="chainer")
+    size = spec.input_chw[1]
+    batch = Batch(jnp.zeros((2, size, size, 3), jnp.float32), jnp.zeros(2, jnp.int32))
+    state = jax.eval_shape(task.init, jax.random.key(0), batch.images[:1])
+    assert ("batch_stats" in state.model_state) == any(link.kind == "bn" for link in spec.links)
+    next_state, metrics = jax.eval_shape(make_train_step(task), state, batch)
+    heads = {"loss1", "loss2", "loss3"} if arch.startswith("googlenet") else set()
+    assert set(metrics) == {"loss", "accuracy", *heads}
+    assert set(jax.eval_shape(make_eval_step(task), state, batch)) == set(metrics)
+    assert jax.tree.structure(next_state.model_state) == jax.tree.structure(state.model_state)
