@@ -62,7 +62,7 @@ def _num_classes(state: ModelState, arch: Arch) -> int:
     node = state.params
     for part in arch.classifier.split("/"):
         node = node[part]
-    return int(np.shape(node["kernel"])[-1])
+    return int(np.shape(node["bias"] if "bias" in node else node["kernel"])[-1])
 
 
 def predict(state: ModelState, x_nchw: np.ndarray) -> np.ndarray:
