@@ -1,0 +1,146 @@
+"""A workload's whole sweep, optimizers x trials x seeds, as one compiled program.
+
+For each optimizer the K trials are the configs of `jaxdl.train.grid.make_grid_program` (vmapped
+inside the vmap over the S seeds): they share seed s's initial weights and batches and differ only
+in their hyperparameters, which live in the optimizer state (`specs.tunable`) and are written into
+it per trial when the states are built (`TrialTask.state_from`). The optimizers' grids and the final
+evaluation of every network on the test set are traced into one jitted function, compiled once
+per workload. During training the grid's "test" evaluations run on the validation split, so the
+histories are validation curves; the test set enters only that final evaluation.
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl import report
+from jaxdl.compare import specs
+from jaxdl.compare.workloads import Splits, Workload
+from jaxdl.train.compile import compile_and_run
+from jaxdl.train.grid import EVAL_ROWS, SeedInputs, in_chunks, make_grid_program, seed_inputs
+from jaxdl.train.run import Data, Schedule, diverged_at
+from jaxdl.train.state import Batch, Task, TrainState
+from jaxdl.train.step import make_eval_step
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialTask(Task):
+    """A Task whose variables carry a "trial" collection ({hyperparameter: value}) that `state_from`
+    moves into the optimizer state (`specs.set_trial`) instead of handing it to the model."""
+
+    def state_from(self, variables: dict, rng: jax.Array) -> TrainState:
+        rest = {name: tree for name, tree in variables.items() if name != "trial"}
+        state = super().state_from(rest, rng)
+        return state._replace(opt_state=specs.set_trial(state.opt_state, variables.get("trial", {})))
+
+
+class Arm(NamedTuple):
+    """One optimizer of a sweep: its spec, the tuned names and the K trials' values."""
+
+    spec: specs.OptimizerSpec
+    trials: list[dict[str, float]]  # K settings {name: value}; {} entries when nothing is tuned
+
+    @property
+    def tuned(self) -> dict[str, float]:
+        """A placeholder value per tuned name (the first trial's), for building the transform."""
+        return dict(self.trials[0])
+
+
+class ArmRuns(NamedTuple):
+    """NumPy arrays [S, K, ...] of one optimizer's runs."""
+
+    val_accuracy: np.ndarray  # [S, K, evals]
+    val_loss: np.ndarray  # [S, K, evals]
+    step_loss: np.ndarray  # [S, K, steps]
+    test_accuracy: np.ndarray  # [S, K] of the final networks
+    test_loss: np.ndarray  # [S, K]
+    diverged_at: np.ndarray  # [S, K] 1-based step, 0 if never
+    seconds_per_step: float  # this optimizer's loop in the program, measured at its evaluations
+
+
+class SweepResult(NamedTuple):
+    runs: dict[str, ArmRuns]  # by spec text
+    compile_s: float
+    run_s: float
+
+
+class StepClock:
+    """An `on_eval` callback: shows progress and records the host time of each evaluation."""
+
+    def __init__(self, label: str, steps: int):
+        self.progress, self.times = report.Progress(label, steps), []
+
+    def __call__(self, step: Any) -> None:
+        self.times.append((int(step), time.perf_counter()))
+        self.progress(step)
+
+    def seconds_per_step(self) -> float:
+        """(time of the last evaluation - time of the first) / the steps between them; NaN with one evaluation."""
+        if len(self.times) < 2:
+            return float("nan")
+        (first_step, first), (last_step, last) = self.times[0], self.times[-1]
+        return (last - first) / (last_step - first_step)
+
+
+def arm_task(workload: Workload, arm: Arm, schedule: specs.Multiplier | None) -> TrialTask:
+    return TrialTask(workload.model(), specs.tunable(arm.spec, arm.tuned, schedule), loss="course")
+
+
+def arm_inputs(workload: Workload, model: Any, arm: Arm, seeds: Sequence[int], schedule: Schedule,
+               n_train: int) -> SeedInputs:
+    """Seed s: its course draws (weights, then batches) shared by the K trials, plus their values."""
+    trial = {name: np.asarray([t[name] for t in arm.trials], np.float32) for name in arm.trials[0]}
+
+    def init(rng: np.random.RandomState) -> dict:
+        variables = workload.init(model, rng)
+        stacked = jax.tree.map(lambda leaf: np.repeat(np.asarray(leaf)[None], len(arm.trials), 0), variables)
+        return {**stacked, "trial": trial}
+
+    return seed_inputs(init, seeds, schedule, n_train)
+
+
+def sweep_program(tasks: dict[str, Task], schedule: Schedule, on_eval: dict[str, Callable] | None = None,
+                  n_networks: int = 1):
+    """Jitted (inputs {name: SeedInputs}, data (validation as its test split), test Batch) ->
+    {name: (final params [S, K], validation histories [S, K, ...], test metrics [S, K])}."""
+    grids = {name: make_grid_program(task, schedule, (on_eval or {}).get(name)) for name, task in tasks.items()}
+    tests = {name: in_chunks(jax.vmap(jax.vmap(make_eval_step(task), in_axes=(0, None)), in_axes=(0, None)),
+                             max(1, EVAL_ROWS // n_networks)) for name, task in tasks.items()}
+
+    def program(inputs: dict[str, SeedInputs], data: Data, test: Batch):
+        outputs = {}
+        for name, grid in grids.items():
+            final, history = grid(inputs[name], data)
+            outputs[name] = (final.params, history, tests[name](final, test))
+        return outputs
+
+    return jax.jit(program)
+
+
+def run_sweep(workload: Workload, splits: Splits, arms: list[Arm], seeds: Sequence[int], schedule: Schedule,
+              lr_schedule: specs.Multiplier | None) -> SweepResult:
+    """Every arm x trial x seed of `workload` trained in one compiled program; validation curves,
+    final test metrics and divergence per run."""
+    tasks = {arm.spec.text: arm_task(workload, arm, lr_schedule) for arm in arms}
+    model = next(iter(tasks.values())).model
+    n_train = splits.train_images.shape[0]
+    inputs = {arm.spec.text: arm_inputs(workload, model, arm, seeds, schedule, n_train) for arm in arms}
+    clocks = {arm.spec.text: StepClock(f"{workload.name} {arm.spec.text} ({len(arm.trials)} trials x "
+                                       f"{len(seeds)} seeds)", schedule.steps) for arm in arms}
+    program = sweep_program(tasks, schedule, clocks, len(seeds) * max(len(arm.trials) for arm in arms))
+    data = Data(jnp.asarray(splits.train_images), jnp.asarray(splits.train_labels),
+                jnp.asarray(splits.val_images), jnp.asarray(splits.val_labels))
+    test = Batch(jnp.asarray(splits.test_images), jnp.asarray(splits.test_labels))
+    outputs, compile_s, run_s = compile_and_run(program, inputs, data, test)
+    runs = {}
+    for name, (params, history, tested) in outputs.items():
+        history = jax.tree.map(np.asarray, history)
+        runs[name] = ArmRuns(history.test_accuracy, history.test_loss, history.step_loss,
+                             np.asarray(tested["accuracy"]), np.asarray(tested["loss"]),
+                             diverged_at(history.step_loss, params), clocks[name].seconds_per_step())
+    return SweepResult({arm.spec.text: runs[arm.spec.text] for arm in arms}, compile_s, run_s)
