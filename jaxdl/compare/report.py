@@ -87,10 +87,10 @@ def write_outputs(folder: pathlib.Path, result: dict[str, Any]) -> None:
 
 
 def draw(folder: pathlib.Path, result: dict[str, Any]) -> None:
-    from jaxdl.report import figures  # matplotlib loads only now
     from matplotlib.figure import Figure
 
     from jaxdl.atomic import atomic_write
+    from jaxdl.report import figures  # matplotlib loads only now
 
     def save(figure: Figure, name: str) -> None:
         figure.tight_layout()

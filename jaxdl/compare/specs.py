@@ -143,8 +143,8 @@ def parse_schedule(text: str) -> tuple[str, dict[str, Any]]:
     """('name', every parameter with defaults filled in), checked; ValueError listing what exists."""
     name, given = split_call(text, "schedule")
     if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; schedules: "
-                         + ", ".join(f"{n}({', '.join(f'{k}={v}' for k, v in p.items())})" for n, p in SCHEDULES.items()))
+        known = (f"{n}({', '.join(f'{k}={v}' for k, v in p.items())})" for n, p in SCHEDULES.items())
+        raise ValueError(f"unknown schedule {name!r}; schedules: {', '.join(known)}")
     unknown = sorted(set(given) - set(SCHEDULES[name]))
     if unknown:
         raise ValueError(f"schedule {name} has no parameter {', '.join(unknown)}; it takes: "
