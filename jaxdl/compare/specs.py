@@ -44,7 +44,7 @@ from jaxdl.optim import registry
 # loss's value and function; the polyak step size needs the loss value).
 OPTAX_ALIASES = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamaxw", "adamw", "adan",
                  "amsgrad", "fromage", "lamb", "lars", "lion", "nadam", "nadamw", "noisy_sgd", "novograd",
-                 "optimistic_adam", "optimistic_gradient_descent", "radam", "rmsprop", "rprop", "sgd", "sign_sgd",
+                 "optimistic_adam_v2", "optimistic_gradient_descent", "radam", "rmsprop", "rprop", "sgd", "sign_sgd",
                  "signum", "sm3", "yogi")
 
 
