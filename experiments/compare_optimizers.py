@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None):
                                                        "workload's own)")
     parser.add_argument("--target", action="append", default=[], metavar="[WORKLOAD=]ACCURACY",
                         help="validation-accuracy target for steps to target (default: each workload's own)")
+    parser.add_argument("--member-axis", choices=["vmap", "map"],
+                        help="how a sweep runs its trials x seeds in the program: vmap batches them, map runs them "
+                             "one after another (default: vmap for the MLPs, map for the conv nets on CPU)")
     parser.add_argument("--data-root", default=None,
                         help="folder with one subfolder of IDX files per dataset, e.g. ../shared/data "
                              "(default: $JAXDL_DATA_ROOT, else TFDS)")

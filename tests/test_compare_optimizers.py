@@ -57,9 +57,13 @@ def run_one(model, optimizer, seed, schedule, splits):
     return history, tested
 
 
-def test_sweep_trials_equal_the_same_runs_done_one_by_one():
-    """Two optimizers x 2 trials x 2 seeds with a warmup-cosine schedule in one program, against each
-    run alone with optax's own schedule and the optimizer built directly with the trial's values."""
+SEEDS = [3, 4]
+
+
+@pytest.fixture(scope="module")
+def sweep_setup():
+    """Two optimizers x 2 trials x 2 seeds with a warmup-cosine schedule, and each of those 8 runs done
+    alone with optax's own schedule and the optimizer built directly with the trial's values."""
     workload, splits = small_workload(), small_splits()
     schedule = workload.schedule
     name, params = specs.parse_schedule("warmup_cosine(warmup=0.1, alpha=0.2)")
@@ -69,7 +73,6 @@ def test_sweep_trials_equal_the_same_runs_done_one_by_one():
     arms = [sweep.Arm(adamw, [{"learning_rate": 0.05, "weight_decay": 0.01}, {"learning_rate": 0.01,
                                                                                "weight_decay": 0.1}]),
             sweep.Arm(momentum, [{"learning_rate": 0.5, "momentum": 0.9}, {"learning_rate": 2.0, "momentum": 0.5}])]
-    result = sweep.run_sweep(workload, splits, arms, [3, 4], schedule, multiplier)
 
     def lr(peak):  # optax's warmup cosine: 0 -> peak over 2 steps, cosine to 0.2 * peak at step 20
         return optax.warmup_cosine_decay_schedule(0.0, peak, 2, schedule.steps, end_value=0.2 * peak)
@@ -77,18 +80,28 @@ def test_sweep_trials_equal_the_same_runs_done_one_by_one():
     builders = {adamw.text: lambda t: optax.adamw(lr(t["learning_rate"]), b2=0.99, weight_decay=t["weight_decay"]),
                 momentum.text: lambda t: optim.create("chainer:momentum", inject=True,
                                                       learning_rate=lr(t["learning_rate"]), momentum=t["momentum"])}
+    alone = {(arm.spec.text, k, s): run_one(workload.model(), builders[arm.spec.text](trial), seed, schedule, splits)
+             for arm in arms for k, trial in enumerate(arm.trials) for s, seed in enumerate(SEEDS)}
+    return workload, splits, arms, multiplier, alone
+
+
+@pytest.mark.parametrize("member_axis", ["vmap", "map"])
+def test_sweep_trials_equal_the_same_runs_done_one_by_one(sweep_setup, member_axis):
+    """The whole sweep in one program (runs batched, or one after another) gives each run done alone."""
+    workload, splits, arms, multiplier, alone = sweep_setup
+    result = sweep.run_sweep(workload, splits, arms, SEEDS, workload.schedule, multiplier, member_axis)
     for arm in arms:
         runs = result.runs[arm.spec.text]
         assert runs.val_accuracy.shape == (2, 2, 2) and runs.test_accuracy.shape == (2, 2)
-        for k, trial in enumerate(arm.trials):
-            for s, seed in enumerate([3, 4]):
-                history, tested = run_one(workload.model(), builders[arm.spec.text](trial), seed, schedule, splits)
-                np.testing.assert_allclose(runs.step_loss[s, k], history.step_loss, rtol=2e-5, atol=1e-6)
-                np.testing.assert_allclose(runs.val_loss[s, k], history.test_loss, rtol=2e-5, atol=1e-6)
-                np.testing.assert_allclose(runs.val_accuracy[s, k], history.test_accuracy, atol=1.5 / 60)
-                np.testing.assert_allclose(runs.test_loss[s, k], tested["loss"], rtol=2e-5, atol=1e-6)
-                np.testing.assert_allclose(runs.test_accuracy[s, k], tested["accuracy"], atol=1.5 / 50)
-    assert result.runs[momentum.text].diverged_at.shape == (2, 2)
+        assert runs.diverged_at.shape == (2, 2) and runs.seconds_per_step > 0
+        for (text, k, s), (history, tested) in alone.items():
+            if text != arm.spec.text:
+                continue
+            np.testing.assert_allclose(runs.step_loss[s, k], history.step_loss, rtol=2e-5, atol=1e-6)
+            np.testing.assert_allclose(runs.val_loss[s, k], history.test_loss, rtol=2e-5, atol=1e-6)
+            np.testing.assert_allclose(runs.val_accuracy[s, k], history.test_accuracy, atol=1.5 / 60)
+            np.testing.assert_allclose(runs.test_loss[s, k], tested["loss"], rtol=2e-5, atol=1e-6)
+            np.testing.assert_allclose(runs.test_accuracy[s, k], tested["accuracy"], atol=1.5 / 50)
 
 
 def fake_runs(val_final: np.ndarray, test_final: np.ndarray) -> sweep.ArmRuns:

@@ -46,6 +46,7 @@ class Config:
     eval_every: int | None = None
     target: tuple[str, ...] = ()  # "VALUE" for every workload or "WORKLOAD=VALUE"
     data_root: str | None = None
+    member_axis: str | None = None  # "vmap" or "map" for every workload; None: each workload's own
     command: str = ""  # the command line, recorded in the outputs
 
     @property
@@ -60,6 +61,8 @@ class Config:
                 raise ValueError(f"--{name} must be a positive integer, got {value!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        if self.member_axis not in (None, "vmap", "map"):
+            raise ValueError(f"--member-axis must be vmap or map, got {self.member_axis!r}")
         for name in ("steps", "eval_every"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -74,8 +77,8 @@ class Config:
         self.targets()
         specs.parse_schedule(self.schedule)
         for spec, space in self.spaces().values():
-            trials = spaces.trials(space, self.trials, self.search)
-            specs.tunable(spec, trials[0], None)  # builds: values in range, required ones given
+            for trial in spaces.trials(space, self.trials, self.search):
+                specs.tunable(spec, trial, None)  # builds: every trial's values in range, required ones given
         root = workloads.data_root(self.data_root)
         workloads.check_data_root(root, sorted({workloads.get(name).dataset for name in self.workloads}))
 
@@ -198,7 +201,8 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         workload, schedule = workloads.get(name), config.schedule_for(name)
         splits = workloads.load_splits(workload, root, cache)
         lr_schedule = specs.multiplier(schedule_name, schedule_params, schedule.steps)
-        outcome = sweep.run_sweep(workload, splits, arms, config.seed_list, schedule, lr_schedule)
+        outcome = sweep.run_sweep(workload, splits, arms, config.seed_list, schedule, lr_schedule,
+                                  config.member_axis)
         summaries = [summarize_arm(arm.spec, arm_spaces[arm.spec.text][1], arm.trials, outcome.runs[arm.spec.text],
                                    schedule.eval_steps, targets[name]) for arm in arms]
         results.append({
@@ -206,6 +210,7 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
             "steps": schedule.steps, "eval_every": schedule.eval_every, "batch_size": schedule.batch_size,
             "eval_steps": schedule.eval_steps, "train_size": int(splits.train_images.shape[0]),
             "val_size": int(splits.val_images.shape[0]), "test_size": int(splits.test_images.shape[0]),
+            "member_axis": config.member_axis or workload.member_axis,
             "compile_s": outcome.compile_s, "run_s": outcome.run_s, "compiles": 1, "arms": summaries,
         })
         print(f"{name}: {len(arms)} optimizers x {config.trials} trials x {config.seeds} seeds in one program: "

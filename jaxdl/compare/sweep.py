@@ -7,6 +7,11 @@ it per trial when the states are built (`TrialTask.state_from`). The optimizers'
 evaluation of every network on the test set are traced into one jitted function, compiled once
 per workload. During training the grid's "test" evaluations run on the validation split, so the
 histories are validation curves; the test set enters only that final evaluation.
+
+member_axis "vmap" (the MLP workloads' default) batches the S x K runs of an optimizer; "map" (the conv
+nets' default) runs them one after another (lax.map) inside the same program, because vmapped
+convolutions become grouped ones, which XLA runs several times slower on CPU (as
+`jaxdl.train.grid.train_seeds`'s seed_axis). Both give the same runs up to float rounding.
 """
 
 import dataclasses
@@ -22,7 +27,7 @@ from jaxdl import report
 from jaxdl.compare import specs
 from jaxdl.compare.workloads import Splits, Workload
 from jaxdl.train.compile import compile_and_run
-from jaxdl.train.grid import EVAL_ROWS, SeedInputs, in_chunks, make_grid_program, seed_inputs
+from jaxdl.train.grid import EVAL_ROWS, SEED_AXES, SeedInputs, in_chunks, make_grid_program, seed_inputs
 from jaxdl.train.run import Data, Schedule, diverged_at
 from jaxdl.train.state import Batch, Task, TrainState
 from jaxdl.train.step import make_eval_step
@@ -70,21 +75,26 @@ class SweepResult(NamedTuple):
 
 
 class StepClock:
-    """An `on_eval` callback: shows progress and records the host time of each evaluation."""
+    """An `on_eval` callback: shows progress and records the host time of each evaluation.
 
-    def __init__(self, label: str, steps: int):
+    `passes` is how many times the loop runs one after another (the runs of a "map" sweep), each
+    calling back after every `eval_every` steps."""
+
+    def __init__(self, label: str, steps: int, eval_every: int, passes: int = 1):
         self.progress, self.times = report.Progress(label, steps), []
+        self.eval_every, self.passes = eval_every, passes
 
     def __call__(self, step: Any) -> None:
-        self.times.append((int(step), time.perf_counter()))
+        self.times.append(time.perf_counter())
         self.progress(step)
 
     def seconds_per_step(self) -> float:
-        """(time of the last evaluation - time of the first) / the steps between them; NaN with one evaluation."""
+        """The sweep's seconds per step (one step of every run of the optimizer): the time between the
+        first and the last evaluation over the eval_every-step intervals between them, times `passes`;
+        NaN with one evaluation."""
         if len(self.times) < 2:
             return float("nan")
-        (first_step, first), (last_step, last) = self.times[0], self.times[-1]
-        return (last - first) / (last_step - first_step)
+        return (self.times[-1] - self.times[0]) / ((len(self.times) - 1) * self.eval_every) * self.passes
 
 
 def arm_task(workload: Workload, arm: Arm, schedule: specs.Multiplier | None) -> TrialTask:
@@ -104,35 +114,69 @@ def arm_inputs(workload: Workload, model: Any, arm: Arm, seeds: Sequence[int], s
     return seed_inputs(init, seeds, schedule, n_train)
 
 
+def one_at_a_time(grid: Callable) -> Callable:
+    """A grid program (SeedInputs [S, K], data) -> (states, histories [S, K, ...]) that runs its S x K
+    members one after another (lax.map), each as a 1-seed, 1-config grid on its seed's batches."""
+
+    def run(inputs: SeedInputs, data: Data):
+        seeds, configs = jax.tree.leaves(inputs.variables)[0].shape[:2]
+        seed_of = jnp.repeat(jnp.arange(seeds), configs)
+        members = SeedInputs(jax.tree.map(lambda a: a.reshape(seeds * configs, 1, 1, *a.shape[2:]), inputs.variables),
+                             inputs.indices[seed_of][:, None], inputs.dropout_keys[seed_of][:, None])
+        outputs = jax.lax.map(lambda one: jax.tree.map(lambda a: a[0, 0], grid(one, data)), members)
+        return jax.tree.map(lambda a: a.reshape(seeds, configs, *a.shape[1:]), outputs)
+
+    return run
+
+
+def one_at_a_time_eval(eval_step: Callable) -> Callable:
+    """(states [M], batch) -> metrics [M]: `eval_step` on each state in turn (lax.map)."""
+    return lambda states, batch: jax.lax.map(lambda member: in_chunks(eval_step)(member, batch), states)
+
+
 def sweep_program(tasks: dict[str, Task], schedule: Schedule, on_eval: dict[str, Callable] | None = None,
-                  n_networks: int = 1):
+                  n_networks: int = 1, member_axis: str = "vmap"):
     """Jitted (inputs {name: SeedInputs}, data (validation as its test split), test Batch) ->
     {name: (final params [S, K], validation histories [S, K, ...], test metrics [S, K])}."""
+    if member_axis not in SEED_AXES:
+        raise ValueError(f"unknown member_axis {member_axis!r}; choose one of {SEED_AXES}")
     grids = {name: make_grid_program(task, schedule, (on_eval or {}).get(name)) for name, task in tasks.items()}
-    tests = {name: in_chunks(jax.vmap(jax.vmap(make_eval_step(task), in_axes=(0, None)), in_axes=(0, None)),
-                             max(1, EVAL_ROWS // n_networks)) for name, task in tasks.items()}
+    if member_axis == "map":
+        grids = {name: one_at_a_time(grid) for name, grid in grids.items()}
+        tests = {name: one_at_a_time_eval(make_eval_step(task)) for name, task in tasks.items()}
+    else:
+        tests = {name: in_chunks(jax.vmap(jax.vmap(make_eval_step(task), in_axes=(0, None)), in_axes=(0, None)),
+                                 max(1, EVAL_ROWS // n_networks)) for name, task in tasks.items()}
 
     def program(inputs: dict[str, SeedInputs], data: Data, test: Batch):
         outputs = {}
         for name, grid in grids.items():
             final, history = grid(inputs[name], data)
-            outputs[name] = (final.params, history, tests[name](final, test))
+            if member_axis == "map":
+                flat = jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), final)
+                tested = jax.tree.map(lambda a: a.reshape(final.step.shape), tests[name](flat, test))
+            else:
+                tested = tests[name](final, test)
+            outputs[name] = (final.params, history, tested)
         return outputs
 
     return jax.jit(program)
 
 
 def run_sweep(workload: Workload, splits: Splits, arms: list[Arm], seeds: Sequence[int], schedule: Schedule,
-              lr_schedule: specs.Multiplier | None) -> SweepResult:
+              lr_schedule: specs.Multiplier | None, member_axis: str | None = None) -> SweepResult:
     """Every arm x trial x seed of `workload` trained in one compiled program; validation curves,
-    final test metrics and divergence per run."""
+    final test metrics and divergence per run. member_axis None: the workload's own."""
+    member_axis = member_axis or workload.member_axis
     tasks = {arm.spec.text: arm_task(workload, arm, lr_schedule) for arm in arms}
     model = next(iter(tasks.values())).model
     n_train = splits.train_images.shape[0]
     inputs = {arm.spec.text: arm_inputs(workload, model, arm, seeds, schedule, n_train) for arm in arms}
-    clocks = {arm.spec.text: StepClock(f"{workload.name} {arm.spec.text} ({len(arm.trials)} trials x "
-                                       f"{len(seeds)} seeds)", schedule.steps) for arm in arms}
-    program = sweep_program(tasks, schedule, clocks, len(seeds) * max(len(arm.trials) for arm in arms))
+    one_by_one = " one after another" if member_axis == "map" else ""
+    clocks = {arm.spec.text: StepClock(f"{workload.name} {arm.spec.text} ({len(arm.trials)} trials x {len(seeds)} "
+                                       f"seeds{one_by_one})", schedule.steps, schedule.eval_every,
+                                       len(arm.trials) * len(seeds) if member_axis == "map" else 1) for arm in arms}
+    program = sweep_program(tasks, schedule, clocks, len(seeds) * max(len(arm.trials) for arm in arms), member_axis)
     data = Data(jnp.asarray(splits.train_images), jnp.asarray(splits.train_labels),
                 jnp.asarray(splits.val_images), jnp.asarray(splits.val_labels))
     test = Batch(jnp.asarray(splits.test_images), jnp.asarray(splits.test_labels))

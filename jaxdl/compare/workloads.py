@@ -15,6 +15,8 @@ used once, for the final report of every trial, and never for selection.
 Training uses the course's loss (SoftmaxWithLoss) and draws: seed s is np.random.RandomState(s), which
 draws the initial weights, then every step's batch with replacement (`jaxdl.train.grid.seed_inputs`).
 Targets are validation accuracies for steps-to-target (AlgoPerf measures time to a validation target).
+The conv nets' sweeps run their trials x seeds one after another inside the program (member_axis
+"map"; see `jaxdl.compare.sweep`), the MLPs' batched ("vmap"); --member-axis overrides.
 """
 
 import os
@@ -46,6 +48,7 @@ class Workload(NamedTuple):
     steps: int
     eval_every: int
     target: float  # validation accuracy for steps-to-target
+    member_axis: str = "vmap"  # how a sweep runs its trials x seeds: "vmap" (batched) or "map" (one by one)
 
     @property
     def schedule(self) -> Schedule:
@@ -66,9 +69,9 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload("fashion_mnist_mlp", "MLP [40, 20] sigmoid, Fashion-MNIST", "fashion_mnist", _course_mlp,
              mlp.course_init, TRAIN_POOL, VALIDATION, 100, 1000, 50, 0.82),
     Workload("mnist_simple_cnn", "SimpleConvNet, 5000 MNIST images (course 2_6)", "mnist", convnets.SimpleConvNet,
-             convnets.course_init, 5000, 1000, 100, 1000, 100, 0.95),
+             convnets.course_init, 5000, 1000, 100, 1000, 100, 0.95, "map"),
     Workload("mnist_deep_cnn", "DeepConvNet, 5000 MNIST images (course 2_8)", "mnist", convnets.DeepConvNet,
-             convnets.course_init, 5000, 1000, 100, 1000, 100, 0.96),
+             convnets.course_init, 5000, 1000, 100, 1000, 100, 0.96, "map"),
     Workload("mnist_overfitting", "MLP [100] x 6 ReLU, 300 MNIST images (course 2_5)", "mnist", _overfitting_mlp,
              mlp.course_init, 300, VALIDATION, 100, 1000, 50, 0.75),
 )}
