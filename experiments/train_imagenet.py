@@ -9,6 +9,11 @@ preprocessing, MomentumSGD 0.01/0.9, intervals and report keys (jaxdl.chainer.tr
 Outputs in --out: log (JSON, Chainer's LogReport keys), loss.png, snapshot_iter_N (resume
 with --resume) and model_iter_N (a Chainer npz). --tfds NAME trains on a TFDS dataset exported
 as image lists (network needed once); --synthetic trains on random tensors (no files).
+
+Several devices and processes (data parallel; README "Scaling out"): --devices N uses the first N
+local devices of each process; for several processes start one per host (or several on one
+machine), each with --coordinator_address HOST:PORT --num_processes N --process_id I.
+--batchsize is the global batch, split evenly over all devices.
 """
 
 import argparse
@@ -19,7 +24,7 @@ from jaxdl.data.tfds_images import TfdsUnavailable
 
 DTYPE_NAMES = ("float32", "bfloat16")
 POSITIVE_FLAGS = ("batchsize", "val_batchsize", "epoch", "iteration", "loaderjob", "val_interval", "log_interval",
-                  "snapshot_interval", "synthetic_size", "keep_snapshots")
+                  "snapshot_interval", "synthetic_size", "keep_snapshots", "devices", "num_processes")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tfds_data_dir", help="TFDS data_dir (default: TFDS's own)")
     parser.add_argument("--synthetic", action="store_true", help="Train on random tensors (benchmarking; no files)")
     parser.add_argument("--synthetic_size", type=int, default=1024, help="Examples in the synthetic train/val sets")
+    parser.add_argument("--devices", type=int,
+                        help="Use the first N local devices of each process (None: all)")
+    cli.add_process_flags(parser, style="_")
     args = parser.parse_args(argv)
     if sum([args.synthetic, args.tfds is not None, args.train is not None]) != 1:
         parser.error("give train and val image lists, or --tfds NAME, or --synthetic (exactly one)")

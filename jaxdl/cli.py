@@ -52,6 +52,22 @@ def add_run_flags(parser: argparse.ArgumentParser, steps: int | None, eval_every
     parser.add_argument("--seeds", type=int, default=seeds, help="seeds per config, run in one program")
     parser.add_argument("--seed", type=int, default=0, help="first seed; the seeds are seed, seed+1, ...")
     parser.add_argument("--out", type=output_folder, required=True, default=argparse.SUPPRESS, help="output folder")
+    parser.add_argument("--devices", type=int,
+                        help="devices of each process that the seeds are split over (None: all; README 'Scaling out')")
+    add_process_flags(parser, style="-")
+
+
+def add_process_flags(parser: argparse.ArgumentParser, style: str) -> None:
+    """--coordinator-address, --num-processes, --process-id (`style` "-"; "_" for Chainer's flag style):
+    the arguments of jax.distributed.initialize for a run of several processes (jaxdl.parallel)."""
+    def name(flag: str) -> str:
+        return "--" + flag.replace("_", style)
+
+    parser.add_argument(name("coordinator_address"), metavar="HOST:PORT",
+                        help="process 0's address, the same in every process of a multi-process run ('auto': "
+                        "detect the cluster: SLURM, Open MPI, Cloud TPU)")
+    parser.add_argument(name("num_processes"), type=int, help="how many processes take part (with the address)")
+    parser.add_argument(name("process_id"), type=int, help="this process's index, 0 to num_processes - 1")
 
 
 def config_from(args: argparse.Namespace, config_class: type) -> Any:
@@ -79,9 +95,14 @@ def train_and_report(name: str, args: argparse.Namespace, what: str) -> dict[str
 
 
 def report_outputs(out: pathlib.Path) -> None:
-    """The last line of a run: the folder and the files in it."""
-    files = sorted(path.name for path in pathlib.Path(out).iterdir() if path.is_file())
-    print(f"outputs in {out}/: {', '.join(files)}", flush=True)
+    """The last line of a run: the folder and what is in it (folders, such as checkpoints, with a /).
+    In a multi-process run only process 0, which writes the outputs, prints it."""
+    jax = sys.modules.get("jax")  # loaded by the run; jaxdl.cli itself never imports it
+    if jax is not None and jax.process_index() != 0:
+        return
+    names = sorted(path.name + ("/" if path.is_dir() else "") for path in pathlib.Path(out).iterdir()
+                   if not path.name.startswith("."))
+    print(f"outputs in {out}/: {', '.join(names)}", flush=True)
 
 
 EXPECTED_ERRORS = (ValueError, OSError, FloatingPointError)

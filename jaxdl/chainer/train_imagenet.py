@@ -6,7 +6,13 @@ mean image is subtracted at the same window and the result scaled by 1/255. Mome
 (lr 0.01, momentum 0.9), batch 32, validation batch 250, 10 epochs; validation and
 snapshots every 100,000 iterations, a log entry every 1,000 (test mode: every iteration).
 Outputs in the output folder: log (JSON, Chainer's LogReport keys), loss.png, snapshot_iter_N
-(resumable) and model_iter_N (a Chainer npz that chainer.serializers.load_npz reads).
+(an orbax checkpoint folder, resumable on any number of devices or processes) and model_iter_N
+(a Chainer npz that chainer.serializers.load_npz reads).
+
+Data parallel over the devices of one or many processes (jaxdl.parallel): --batchsize is the
+global batch, split evenly over all devices; each process loads only its rows of every training
+and validation batch (crops and flips drawn per global slot, so the same as on one device), the
+state is replicated, and process 0 alone writes log, loss.png and model_iter_N.
 `train(args)` takes the CLI's parsed flags (Chainer's flag names).
 """
 
@@ -19,6 +25,7 @@ import numpy as np
 
 import jaxdl.chainer
 import jaxdl.optim
+from jaxdl import parallel
 from jaxdl.atomic import atomic_write, remove_leftovers
 from jaxdl.data.epoch_iterator import EpochIterator, sequential_batches
 from jaxdl.data.imagelist import ImageListDataset, compute_mean, load_mean, parse_image_list
@@ -41,54 +48,88 @@ def triggers_from(args: argparse.Namespace) -> Triggers:
                     snapshot_interval=args.snapshot_interval or val)
 
 
-def augmentation_rngs(seed: int, iteration: int, batch_size: int) -> list[np.random.Generator]:
-    """One generator per example of the batch drawn at `iteration`: crops are a function of
-    (seed, iteration, slot), so loader threads and resumed runs draw the same ones."""
-    return [np.random.default_rng([seed, iteration, slot]) for slot in range(batch_size)]
+def augmentation_rngs(seed: int, iteration: int, slots: range) -> list[np.random.Generator]:
+    """One generator per example slot of the global batch drawn at `iteration`: crops are a function
+    of (seed, iteration, slot), so loader threads, processes and resumed runs draw the same ones."""
+    return [np.random.default_rng([seed, iteration, slot]) for slot in slots]
+
+
+class Loader:
+    """This process's share of every global batch, assembled into global arrays on the mesh.
+
+    load_rows(indices, iteration, rows) loads the examples `indices[rows]` (the training batch
+    drawn at `iteration`; iteration None for validation) as host arrays. A validation batch
+    whose size does not split evenly over the devices is padded with copies of its last example,
+    weighted 0 (Batch.weights), so the metrics are means over its real examples.
+    """
+
+    def __init__(self, mesh, load_rows):
+        self.mesh, self.load_rows = mesh, load_rows
+
+    def train_batch(self, indices: np.ndarray, iteration: int) -> Batch:
+        rows = parallel.local_rows(self.mesh, len(indices))
+        return Batch(*parallel.global_batch(self.mesh, self.load_rows(indices, iteration, rows), len(indices)))
+
+    def val_batch(self, indices: np.ndarray) -> Batch:
+        size = parallel.padded_size(len(indices), self.mesh)
+        padded = np.concatenate([indices, np.full(size - len(indices), indices[-1])])
+        weights = (np.arange(size) < len(indices)).astype(np.float32)
+        rows = parallel.local_rows(self.mesh, size)
+        images, labels = self.load_rows(padded, None, rows)
+        return Batch(*parallel.global_batch(self.mesh, (images, labels, weights[rows]), size))
 
 
 def image_list_data(train_list: str, val_list: str, root: str, mean_path: str, args: argparse.Namespace,
-                    insize: int, num_classes: int):
+                    insize: int, num_classes: int, mesh):
     """(train size, load_batch, val_batches) over Chainer-style image lists."""
     train_examples, val_examples = parse_image_list(train_list, num_classes), parse_image_list(val_list, num_classes)
     mean = load_mean(mean_path)
     train = ImageListDataset(train_examples, root, mean, insize, args.loaderjob)
     val = ImageListDataset(val_examples, root, mean, insize, args.loaderjob)
 
-    def load_batch(indices: np.ndarray, iteration: int) -> Batch:
-        return Batch(*train.batch(indices, augmentation_rngs(args.seed, iteration, len(indices))))
+    def load_rows(indices: np.ndarray, iteration: int | None, rows: slice):
+        if iteration is None:
+            return val.batch(indices[rows])
+        return train.batch(indices[rows], augmentation_rngs(args.seed, iteration, range(len(indices))[rows]))
+
+    loader = Loader(mesh, load_rows)
 
     def val_batches():
         for indices in sequential_batches(len(val), args.val_batchsize):
-            yield Batch(*val.batch(indices))
+            yield loader.val_batch(indices)
 
-    return len(train), load_batch, val_batches
+    return len(train), loader.train_batch, val_batches
 
 
-def synthetic_data(args: argparse.Namespace, insize: int, num_classes: int):
+def synthetic_data(args: argparse.Namespace, insize: int, num_classes: int, mesh):
     """(train size, load_batch, val_batches) over random NHWC tensors."""
     images, labels = synthetic_images(args.synthetic_size, insize, insize, 3, num_classes, args.seed)
 
-    def load_batch(indices: np.ndarray, iteration: int) -> Batch:
-        return Batch(images[indices], labels[indices])
+    def load_rows(indices: np.ndarray, iteration: int | None, rows: slice):
+        return images[indices[rows]], labels[indices[rows]]
+
+    loader = Loader(mesh, load_rows)
 
     def val_batches():
         for indices in sequential_batches(len(images), args.val_batchsize):
-            yield Batch(images[indices], labels[indices])
+            yield loader.val_batch(indices)
 
-    return len(images), load_batch, val_batches
+    return len(images), loader.train_batch, val_batches
 
 
 def tfds_lists(args: argparse.Namespace) -> tuple[str, str, str, str]:
     """Export --tfds as image lists under --out; (train list, val list, root, mean file), the
-    mean computed (compute_mean) unless --mean names an existing file."""
+    mean computed (compute_mean) unless --mean names an existing file. Process 0 exports and
+    computes; the others wait for it and read the same files."""
     root = os.path.join(args.out, "tfds_" + args.tfds.replace("/", "_"))
-    lists = export_image_lists(args.tfds, root, data_dir=args.tfds_data_dir)
     mean_path = args.mean or os.path.join(root, "mean.npy")
-    if not os.path.exists(mean_path):
-        with atomic_write(mean_path) as f:
-            np.save(f, compute_mean(parse_image_list(lists["train"]), root))
-    return lists["train"], lists["validation"], root, mean_path
+    if parallel.is_writer():
+        lists = export_image_lists(args.tfds, root, data_dir=args.tfds_data_dir)
+        if not os.path.exists(mean_path):
+            with atomic_write(mean_path) as f:
+                np.save(f, compute_mean(parse_image_list(lists["train"]), root))
+    parallel.sync("tfds image lists exported")
+    return os.path.join(root, "train.txt"), os.path.join(root, "validation.txt"), root, mean_path
 
 
 def refuse_non_finite(params, source: str) -> None:
@@ -107,20 +148,29 @@ def resume_settings(args: argparse.Namespace) -> dict:
     return {name: getattr(args, name) for name in names}
 
 
+def processes_from(args: argparse.Namespace) -> parallel.Processes:
+    return parallel.Processes(args.coordinator_address, args.num_processes, args.process_id)
+
+
 def train(args: argparse.Namespace) -> Trainer:
-    """Build the model, data and Trainer from the CLI's flags, resume if asked, train; returns the Trainer."""
-    remove_leftovers(args.out)  # temporaries of writes a killed run left in --out
+    """Start the processes and mesh, build the model, data and Trainer from the CLI's flags, resume
+    if asked, train; returns the Trainer."""
+    parallel.initialize(processes_from(args))
+    mesh = parallel.data_mesh(args.devices)
+    parallel.check_divisible(args.batchsize, mesh, f"--batchsize {args.batchsize} (the global batch)")
+    if parallel.is_writer():
+        remove_leftovers(args.out)  # temporaries of writes a killed run left in --out
     arch = jaxdl.chainer.get_arch(args.arch)
     insize = arch.input_chw[1]
     model = arch.build().clone(dtype=DTYPES[args.dtype])
-    print(f"Device: {jax.devices()[0]}\nDtype: {args.dtype}\n"
-          f"# Minibatch-size: {args.batchsize}\n# epoch: {args.epoch}\n")
+    print(f"{parallel.describe(mesh, args.batchsize)}\nDevice: {mesh.devices.ravel()[0]}\nDtype: {args.dtype}\n"
+          f"# Minibatch-size: {args.batchsize}\n# epoch: {args.epoch}\n", flush=True)
 
     if args.synthetic:
-        size, load_batch, val_batches = synthetic_data(args, insize, model.num_classes)
+        size, load_batch, val_batches = synthetic_data(args, insize, model.num_classes, mesh)
     else:
         lists = tfds_lists(args) if args.tfds else (args.train, args.val, args.root, args.mean or "mean.npy")
-        size, load_batch, val_batches = image_list_data(*lists, args, insize, model.num_classes)
+        size, load_batch, val_batches = image_list_data(*lists, args, insize, model.num_classes, mesh)
 
     tx = jaxdl.optim.create("chainer:momentum", learning_rate=LEARNING_RATE, momentum=MOMENTUM)
     task = Task(model, tx, loss="chainer")
@@ -130,19 +180,19 @@ def train(args: argparse.Namespace) -> Trainer:
         params = jaxdl.chainer.load_npz(args.initmodel, args.arch).params
         refuse_non_finite(params, f"--initmodel {args.initmodel}")
         state = task.state_from({"params": params}, state.rng)
+    state = parallel.put_replicated(mesh, state)
 
     def save_model(params, path: str) -> None:
         jaxdl.chainer.save_npz(path, jaxdl.chainer.ModelState(params=params, arch=arch.name), arch.name)
 
     trainer = Trainer(
-        train_step=jit_train_step(task), eval_step=jit_eval_step(task), state=state,
+        train_step=jit_train_step(task, mesh), eval_step=jit_eval_step(task, mesh), state=state,
         train_iter=EpochIterator(size, args.batchsize, args.seed), load_batch=load_batch,
         val_batches=val_batches, out_dir=args.out, triggers=triggers_from(args),
         learning_rate=LEARNING_RATE, save_model=save_model, settings=resume_settings(args),
-        keep_snapshots=args.keep_snapshots)
+        keep_snapshots=args.keep_snapshots, writer=parallel.is_writer())
     if args.resume:
         trainer.resume(args.resume)
     trainer.run()
+    parallel.sync("train_imagenet done")  # every process's snapshot shards are written before any exits
     return trainer
-
-

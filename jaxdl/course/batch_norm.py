@@ -13,6 +13,8 @@ import dataclasses
 import pathlib
 from typing import Any, NamedTuple
 
+from jax.sharding import Mesh
+
 import jaxdl.optim
 from jaxdl import report
 from jaxdl.course.experiment import (
@@ -119,10 +121,10 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
     """Train each of `config.configs` on every seed (one program per config, seeds vmapped); write
     figure.png, test_accuracy.png, table.md and results.json into `workdir`; return the result."""
 
-    def train(data: Data) -> dict[str, Any]:
+    def train(data: Data, mesh: Mesh) -> dict[str, Any]:
         configs = [BY_NAME[name] for name in config.configs]
         runs = train_each(config, data, [(bn.label, task_for(bn, config.hidden, config.lr), config.schedule)
-                                         for bn in configs], course_init)
+                                         for bn in configs], course_init, mesh=mesh)
         return summarize(config, configs, runs)
 
     return run_experiment("batch_norm", config, workdir, lambda: load_data(config), train, write_outputs)

@@ -18,6 +18,8 @@ import dataclasses
 import pathlib
 from typing import Any, NamedTuple
 
+from jax.sharding import Mesh
+
 import jaxdl.optim
 from jaxdl import report
 from jaxdl.course.experiment import (
@@ -148,11 +150,11 @@ def write_outputs(workdir: pathlib.Path, result: dict[str, Any]) -> None:
 def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str, Any]:
     """Train each of `config.nets` on every seed (one program per net); write figure_<net>.png,
     table.md and results.json into `workdir`; return the result."""
-    def train(data: Data) -> dict[str, Any]:
+    def train(data: Data, mesh: Mesh) -> dict[str, Any]:
         nets = [BY_NAME[name] for name in config.nets]
         runs = train_each(config, data, [(net.title, task_for(net, config.lr, config.dropout_form),
                                           config.schedule_for(net)) for net in nets], course_init,
-                          eval_train=config.train_accuracy == "set", seed_axis=config.seed_axis)
+                          eval_train=config.train_accuracy == "set", seed_axis=config.seed_axis, mesh=mesh)
         return summarize(config, nets, runs, data)
 
     return run_experiment("convnets", config, workdir, lambda: load_data(config, *config.slices), train, write_outputs)

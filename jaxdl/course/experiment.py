@@ -20,8 +20,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
-from jaxdl import data, report
+from jaxdl import data, parallel, report
 from jaxdl.atomic import atomic_folder, check_output_folder, remove_leftovers
 from jaxdl.train.grid import SeededRuns, train_seeds
 from jaxdl.train.run import Data, Schedule
@@ -37,6 +38,10 @@ class CourseConfig:
     Seed s is np.random.RandomState(s): it draws the initial weights and then the batches
     exactly as the course's NumPy code does after np.random.seed(s); the runs use the seeds
     `seed, seed + 1, ..., seed + seeds - 1`.
+
+    devices: the seeds are split over this many devices of each process (None: all of them;
+    jaxdl.parallel); coordinator_address, num_processes, process_id: a multi-process run
+    (jax.distributed.initialize), all None for one process. Neither changes the numbers.
     """
 
     dataset: str = "mnist"
@@ -46,10 +51,18 @@ class CourseConfig:
     eval_every: int = 10
     seeds: int = 1
     seed: int = 0
+    devices: int | None = None
+    coordinator_address: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
 
     @property
     def seed_list(self) -> list[int]:
         return list(range(self.seed, self.seed + self.seeds))
+
+    @property
+    def processes(self) -> parallel.Processes:
+        return parallel.Processes(self.coordinator_address, self.num_processes, self.process_id)
 
     @property
     def schedule(self) -> Schedule:
@@ -59,10 +72,11 @@ class CourseConfig:
         """Raise ValueError naming the field (and its flag) of the first invalid setting."""
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset (--dataset) must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
-        for name in ("steps", "batch_size", "eval_every", "seeds"):
+        for name in ("steps", "batch_size", "eval_every", "seeds", "devices"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} (--{name.replace('_', '-')}) must be a positive integer, got {value!r}")
+        self.processes.check(flag)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed (--seed) must be a non-negative integer, got {self.seed!r}")
         if self.steps is not None:
@@ -83,8 +97,10 @@ class CourseConfig:
         return self.steps
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as results.json records it: every field, and the seed list."""
-        return {**dataclasses.asdict(self), "seeds": self.seed_list}
+        """The config as results.json records it: every field but where it ran (devices, processes;
+        results.json's "environment" says that), and the seed list."""
+        placement = ("devices", "coordinator_address", "num_processes", "process_id")
+        return {**{k: v for k, v in dataclasses.asdict(self).items() if k not in placement}, "seeds": self.seed_list}
 
 
 def flag(name: str) -> str:
@@ -196,32 +212,42 @@ def course_cell(published: float | Sequence[float] | None, digits: str = ".3f") 
 
 def train_each(config: CourseConfig, data: Data, runs: Sequence[tuple[str, Task, Schedule]],
                init: Callable[[Any, np.random.RandomState], dict], eval_train: bool = False,
-               seed_axis: str = "vmap") -> list[SeededRuns]:
+               seed_axis: str = "vmap", mesh: Mesh | None = None) -> list[SeededRuns]:
     """Each (label, task, schedule) of `runs` trained from every seed of `config` (one compiled program
-    per task, `jaxdl.train.grid.train_seeds`), with a progress line; `init(model, rng)` draws a
-    network's initial variables from a seed's stream."""
+    per task, `jaxdl.train.grid.train_seeds`, the seeds split over `mesh`'s devices), with a progress
+    line; `init(model, rng)` draws a network's initial variables from a seed's stream."""
     return [train_seeds(task, schedule, data, functools.partial(init, task.model), config.seed_list,
-                        report.Progress(label, schedule.steps), eval_train, seed_axis)
+                        report.Progress(label, schedule.steps), eval_train, seed_axis, mesh)
             for label, task, schedule in runs]
 
 
 def run_experiment(name: str, config: CourseConfig, workdir: str | os.PathLike, load: Callable[[], Data],
-                   train: Callable[[Data], dict[str, Any]],
+                   train: Callable[[Data, Mesh], dict[str, Any]],
                    write: Callable[[pathlib.Path, dict[str, Any]], None]) -> dict[str, Any]:
     """The course experiments' skeleton: check `config` and `workdir` (a new or empty folder, or an
-    earlier output of experiment `name`), remove what killed runs left there, `load()` the data,
-    `train(data)` (a result dict holding at least compile_s and run_s), add the timings and the
-    environment, `write` the outputs into a staging folder that then replaces `workdir` as a whole,
-    and return the result."""
+    earlier output of experiment `name`), start the processes and the device mesh
+    (`config.devices`, `config.processes`), remove what killed runs left there, `load()` the data,
+    `train(data, mesh)` (a result dict holding at least compile_s and run_s), add the timings and
+    the environment, `write` the outputs (process 0 only) into a staging folder that then replaces
+    `workdir` as a whole, and return the result."""
     config.check()
     check_memory(config)
     check_output_folder(workdir, name)
-    remove_leftovers(workdir)
+    parallel.initialize(config.processes)
+    mesh = parallel.data_mesh(config.devices)
+    if mesh.size > 1:
+        print(parallel.describe(mesh) + f"; {config.seeds} seed{'s' if config.seeds > 1 else ''} split over it",
+              flush=True)
+    if parallel.is_writer():
+        remove_leftovers(workdir)
     started = time.perf_counter()
     data = jax.block_until_ready(load())
     load_s = time.perf_counter() - started
-    result = train(data)
-    result.update(load_s=load_s, wall_s=time.perf_counter() - started, environment=report.environment())
-    with atomic_folder(workdir) as staging:
-        write(staging, result)
+    result = train(data, mesh)
+    result.update(load_s=load_s, wall_s=time.perf_counter() - started,
+                  environment={**report.environment(), "processes": jax.process_count(), "devices": mesh.size})
+    if parallel.is_writer():
+        with atomic_folder(workdir) as staging:
+            write(staging, result)
+    parallel.sync(f"{name} outputs written")
     return result

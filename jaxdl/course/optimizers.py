@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
 from jaxdl import optim, report
 from jaxdl.course.experiment import CourseConfig, divergence, load_data, run_experiment
@@ -164,7 +165,7 @@ def steps_to_target(test_accuracy: np.ndarray, eval_steps: np.ndarray, target: f
     return [int(eval_steps[row.argmax()]) if row.any() else None for row in reached]
 
 
-def run_comparison(config: Config, model: MultiLayerNet, data: Data) -> dict[str, Any]:
+def run_comparison(config: Config, model: MultiLayerNet, data: Data, mesh: Mesh | None = None) -> dict[str, Any]:
     """Train every optimizer on every seed: {"runs": one record per optimizer, "compile_s", "run_s"}.
 
     A seed whose loss or parameters go non-finite is recorded in its optimizer's record
@@ -176,7 +177,7 @@ def run_comparison(config: Config, model: MultiLayerNet, data: Data) -> dict[str
     program = comparison_program(tasks, schedule, lambda spec: report.Progress(f"{spec} ({config.seeds} seeds)",
                                                                               config.steps))
     inputs = course_seed_inputs(model, config.seed_list, schedule, data.train_images.shape[0])
-    outputs, compile_s, run_s = compile_and_run(program, inputs, data)
+    outputs, compile_s, run_s = compile_and_run(program, inputs, data, mesh=mesh)
     runs = []
     for spec in config.optimizers:  # the program's output dict comes back in sorted key order
         states, history = outputs[spec]
@@ -204,7 +205,7 @@ def summarize_run(spec: str, hparams: dict[str, float], history: History, diverg
     }
 
 
-def run_sweep(config: Config, model: MultiLayerNet, data: Data) -> dict[str, Any]:
+def run_sweep(config: Config, model: MultiLayerNet, data: Data, mesh: Mesh | None = None) -> dict[str, Any]:
     """Final test accuracy of every optimizer x learning rate x seed; runs whose loss goes NaN are
     marked diverged (their accuracy is NaN) instead of failing."""
     hparams, schedule = config.hparams, config.schedule._replace(eval_every=config.sweep_eval_every)
@@ -214,7 +215,7 @@ def run_sweep(config: Config, model: MultiLayerNet, data: Data) -> dict[str, Any
     program = sweep_program(tasks, schedule, lambda spec: report.Progress(f"{spec} sweep ({label})", config.steps))
     rates = jnp.asarray(config.sweep_lrs, jnp.float32)
     inputs = course_seed_inputs(model, config.seed_list, schedule, data.train_images.shape[0])
-    outputs, compile_s, run_s = compile_and_run(program, inputs, rates, data)
+    outputs, compile_s, run_s = compile_and_run(program, inputs, rates, data, mesh=mesh)
     runs = []
     for spec in config.optimizers:
         states, history = outputs[spec]
@@ -232,17 +233,17 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
     second); write accuracy.png, loss.png, table.md, results.json (and lr_sweep.png) into
     `workdir`; return the result."""
 
-    def train(data: Data) -> dict[str, Any]:
+    def train(data: Data, mesh: Mesh) -> dict[str, Any]:
         model = course_network(int(np.prod(data.train_images.shape[1:])), config.hidden, config.batchnorm)
         result = {
             "experiment": "optimizers",
             "settings": {**config.to_dict(), "activation": "sigmoid", "weight_init": 0.01,
                          "test_size": int(data.test_labels.shape[0]), "loss": "course softmax cross-entropy"},
             "eval_steps": config.schedule.eval_steps,
-            **run_comparison(config, model, data),
+            **run_comparison(config, model, data, mesh),
         }
         if config.lr_sweep:
-            result["lr_sweep"] = run_sweep(config, model, data)
+            result["lr_sweep"] = run_sweep(config, model, data, mesh)
         return result
 
     return run_experiment("optimizers", config, workdir, lambda: load_data(config), train, write_outputs)

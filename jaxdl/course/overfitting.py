@@ -25,6 +25,8 @@ import dataclasses
 import pathlib
 from typing import Any, NamedTuple
 
+from jax.sharding import Mesh
+
 import jaxdl.optim
 from jaxdl import report
 from jaxdl.course.experiment import (
@@ -164,10 +166,10 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
     first `config.train_size` training images; write figure.png, table.md and results.json into
     `workdir`; return the result."""
 
-    def train(data: Data) -> dict[str, Any]:
+    def train(data: Data, mesh: Mesh) -> dict[str, Any]:
         settings = [BY_NAME[name] for name in config.settings]
         runs = train_each(config, data, [(s.name, task_for(s, config.hidden, config.dropout_form), config.schedule)
-                                         for s in settings], course_init, eval_train=True)
+                                         for s in settings], course_init, eval_train=True, mesh=mesh)
         return summarize(config, settings, runs)
 
     return run_experiment("overfitting", config, workdir, lambda: load_data(config, train_limit=config.train_size),

@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
 from jaxdl import report
 from jaxdl.course.experiment import (
@@ -75,9 +76,9 @@ def configs(hidden: tuple[int, ...]) -> list[tuple[Label, MultiLayerNet]]:
 
 
 def train_grid(config: Config, grid: list[tuple[Label, MultiLayerNet]], data: Data,
-               show_progress: bool = True) -> tuple[History, np.ndarray, float, float]:
-    """Every config x seed in one program: (history [seeds, configs, ...], the step each run diverged
-    at [seeds, configs] (0: never), compile seconds, run seconds)."""
+               show_progress: bool = True, mesh: Mesh | None = None) -> tuple[History, np.ndarray, float, float]:
+    """Every config x seed in one program, the seeds split over `mesh`'s devices: (history [seeds,
+    configs, ...], the step each run diverged at [seeds, configs] (0: never), compile seconds, run seconds)."""
     if len({(m.activation, m.use_batchnorm) for _, m in grid}) == 1:  # one structure: no switches needed
         grid = [(label, m.clone(switchable=False)) for label, m in grid]
     task = Task(grid[0][1], optax.sgd(config.lr), loss="course", trainable=config.update)
@@ -86,7 +87,7 @@ def train_grid(config: Config, grid: list[tuple[Label, MultiLayerNet]], data: Da
     inputs = seed_inputs(lambda rng: init_variants([m for _, m in grid], rng), config.seed_list, config.schedule,
                          data.train_images.shape[0])
     (final, history), compile_s, run_s = compile_and_run(make_grid_program(task, config.schedule, progress),
-                                                         inputs, data)
+                                                         inputs, data, mesh=mesh)
     history = jax.tree.map(np.asarray, history)
     return history, diverged_at(history.step_loss, final.params), compile_s, run_s
 
@@ -128,9 +129,9 @@ def train_and_evaluate(config: Config, workdir: str | pathlib.Path) -> dict[str,
     """Train the 12 configs x `config.seeds` seeds in one program; write figure.png, table.md and
     results.json into `workdir`; return the result (as results.json holds it, arrays as NumPy)."""
 
-    def train(data: Data) -> dict[str, Any]:
+    def train(data: Data, mesh: Mesh) -> dict[str, Any]:
         grid = configs(config.hidden)
-        history, diverged, compile_s, run_s = train_grid(config, grid, data)
+        history, diverged, compile_s, run_s = train_grid(config, grid, data, mesh=mesh)
         return {**summarize(config, grid, history, diverged), "compile_s": compile_s, "run_s": run_s}
 
     return run_experiment("vanishing_gradient", config, workdir, lambda: load_data(config), train, write_outputs)

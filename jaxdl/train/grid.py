@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from jaxdl.data.sampling import course_indices
 from jaxdl.train.compile import compile_and_run
@@ -141,6 +142,27 @@ def in_chunks(eval_fn: EvalStepFn, max_size: int = 1000) -> EvalStepFn:
     return chunked
 
 
+def _seeds_in_turn(seeds_program: Callable, blocks: int) -> Callable:
+    """A jitted (inputs [S], data) -> outputs [S] that runs `seeds_program` on one seed at a time
+    (lax.map), in `blocks` independent blocks of S / blocks seeds (vmapped, so a runs-split over
+    `blocks` devices gives each device its block)."""
+    def one(seed_inputs, data):
+        return jax.tree.map(lambda a: a[0], seeds_program(jax.tree.map(lambda a: a[None], seed_inputs), data))
+
+    def in_turn(inputs, data):
+        return jax.lax.map(lambda seed_inputs: one(seed_inputs, data), inputs)
+
+    if blocks == 1:
+        return jax.jit(in_turn)
+
+    def in_blocks(inputs, data):
+        split = jax.tree.map(lambda a: a.reshape(blocks, a.shape[0] // blocks, *a.shape[1:]), inputs)
+        outputs = jax.vmap(in_turn, in_axes=(0, None))(split, data)
+        return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), outputs)
+
+    return jax.jit(in_blocks)
+
+
 class SeededRuns(NamedTuple):
     history: History  # NumPy arrays with a leading seed axis
     diverged_at: np.ndarray  # [S] the step where each seed's loss or parameters went non-finite, 0 if never
@@ -150,13 +172,15 @@ class SeededRuns(NamedTuple):
 
 def train_seeds(task: Task, schedule: Schedule, data: Data, init: InitFn, seeds: Sequence[int],
                 on_eval: Callable[[jax.Array], None] | None = None, eval_train: bool = False,
-                seed_axis: str = "vmap") -> SeededRuns:
+                seed_axis: str = "vmap", mesh: Mesh | None = None) -> SeededRuns:
     """`task` trained from each seed s as the course does after np.random.seed(s): `init` draws one
     config's variables from RandomState(s), then the batches are drawn from it (`seed_inputs`).
 
     seed_axis "vmap" batches the seeds (wider matmuls; faster for the MLPs); "map" runs them one
     after another (lax.map) inside the same program (for convolutions on CPU, where vmap turns
     them into grouped ones). Both give the same runs up to float rounding.
+    With a `mesh` of D devices the seeds are split over the devices (`compile_and_run`); "map"
+    then runs each device's block of seeds one after another (a vmap over the D blocks of a lax.map).
     A seed whose loss or parameters go non-finite is recorded (`diverged_at`), not raised.
     """
     if seed_axis not in SEED_AXES:
@@ -164,9 +188,7 @@ def train_seeds(task: Task, schedule: Schedule, data: Data, init: InitFn, seeds:
     inputs = seed_inputs(init, seeds, schedule, data.train_images.shape[0])
     program = make_grid_program(task, schedule, on_eval, eval_train, config_axis=False)
     if seed_axis == "map":
-        one_seed = program
-        program = jax.jit(lambda inputs, data: jax.lax.map(
-            lambda one: jax.tree.map(lambda a: a[0], one_seed(jax.tree.map(lambda a: a[None], one), data)), inputs))
-    (final, history), compile_s, run_s = compile_and_run(program, inputs, data)
+        program = _seeds_in_turn(program, 1 if mesh is None else mesh.size)
+    (final, history), compile_s, run_s = compile_and_run(program, inputs, data, mesh=mesh)
     history = jax.tree.map(np.asarray, history)
     return SeededRuns(history, diverged_at(history.step_loss, final.params), compile_s, run_s)

@@ -19,11 +19,12 @@ class LogReport:
     """Chainer extensions.LogReport: at each `emit`, one log entry holding the mean of every
     key observed since the previous entry, then "epoch", "iteration" and "elapsed_time".
 
-    The whole log is rewritten atomically as JSON (indent 4, like Chainer) to `path`.
+    The whole log is rewritten atomically as JSON (indent 4, like Chainer) to `path` (None: kept in
+    memory only, as in the processes of a multi-process run other than the writing one).
     Observed values may be jax scalars; they are fetched only when an entry is made.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike | None):
         self.path = path
         self.log: list[dict[str, float]] = []
         self._pending: dict[str, list[Any]] = {}
@@ -39,6 +40,8 @@ class LogReport:
         entry.update(epoch=epoch, iteration=iteration, elapsed_time=elapsed_time)
         self._pending = {}
         self.log.append(entry)
+        if self.path is None:
+            return entry
         with atomic_write(self.path, "w") as f:  # strict JSON: a non-finite mean is written as null
             json.dump([{key: value if math.isfinite(value) else None for key, value in e.items()} for e in self.log],
                       f, indent=4, allow_nan=False)

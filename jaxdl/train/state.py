@@ -24,8 +24,12 @@ class TrainState(NamedTuple):
 
 
 class Batch(NamedTuple):
+    """Images and labels; `weights` (1 for a real example, 0 for padding) makes the evaluation step's
+    metrics means over the real examples only (a batch padded to split evenly over devices)."""
+
     images: jax.Array
     labels: jax.Array
+    weights: jax.Array | None = None
 
 
 def trained_layers(params: dict, trainable: str) -> set[str]:

@@ -14,8 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh
 
+from jaxdl import parallel
 from jaxdl.train import losses
 from jaxdl.train.state import LOSSES, Batch, Task, TrainState
 
@@ -59,22 +62,44 @@ def make_train_step(task: Task) -> TrainStepFn:
 
 
 def make_eval_step(task: Task) -> EvalStepFn:
-    """(state, batch) -> {"loss", "accuracy"} in test mode (running statistics, no dropout)."""
+    """(state, batch) -> {"loss", "accuracy"} in test mode (running statistics, no dropout).
+
+    With `batch.weights` w, the metrics are sum_n w_n m_n / sum_n w_n over the examples' own
+    metrics m_n (each the loss of a batch of one), so zero-weight padding rows change nothing.
+    """
     data_loss = LOSSES[task.loss]
 
     def eval_step(state: TrainState, batch: Batch) -> Metrics:
         logits = task.model.apply({"params": state.params, **state.model_state}, batch.images, train=False)
-        return {"loss": data_loss(logits, batch.labels) + task.penalty(state.params),
-                "accuracy": losses.accuracy(logits, batch.labels)}
+        if batch.weights is None:
+            loss, accuracy = data_loss(logits, batch.labels), losses.accuracy(logits, batch.labels)
+        else:
+            per_example = jax.vmap(lambda row, label: data_loss(row[None], label[None]))(logits, batch.labels)
+            correct = (jnp.argmax(logits, axis=-1) == batch.labels).astype(per_example.dtype)
+            total = jnp.sum(batch.weights)
+            loss, accuracy = jnp.sum(batch.weights * per_example) / total, jnp.sum(batch.weights * correct) / total
+        return {"loss": loss + task.penalty(state.params), "accuracy": accuracy}
 
     return eval_step
 
 
-def jit_train_step(task: Task) -> TrainStepFn:
-    """`make_train_step(task)` jitted, with the incoming state donated (its buffers are reused)."""
-    return jax.jit(make_train_step(task), donate_argnums=0)
+def jit_train_step(task: Task, mesh: Mesh | None = None) -> TrainStepFn:
+    """`make_train_step(task)` jitted, with the incoming state donated (its buffers are reused).
+
+    With a `mesh` (jaxdl.parallel.data_mesh), data parallel: the state replicated, the batch split
+    over "data"; the batch-mean loss makes XLA sum the devices' gradients, so the step equals the
+    one-device step on the same global batch up to float32 reassociation.
+    """
+    if mesh is None:
+        return jax.jit(make_train_step(task), donate_argnums=0)
+    state, batch = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+    return jax.jit(make_train_step(task), in_shardings=(state, batch), out_shardings=(state, state),
+                   donate_argnums=0)
 
 
-def jit_eval_step(task: Task) -> EvalStepFn:
-    """`make_eval_step(task)` jitted."""
-    return jax.jit(make_eval_step(task))
+def jit_eval_step(task: Task, mesh: Mesh | None = None) -> EvalStepFn:
+    """`make_eval_step(task)` jitted; with a `mesh`, the batch split over "data" and the metrics replicated."""
+    if mesh is None:
+        return jax.jit(make_eval_step(task))
+    state, batch = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+    return jax.jit(make_eval_step(task), in_shardings=(state, batch), out_shardings=state)

@@ -7,14 +7,20 @@ progress bar, and the snapshots (snapshot trigger). Triggers fire when the itera
 is a multiple of their interval. Training stops after `stop_iteration` iterations, or when
 the iterator reaches `stop_epoch` (Chainer's (E, 'epoch') stop trigger).
 
-A snapshot holds the TrainState and, as JSON, the iterator position, the log and the
-elapsed time, so `resume` continues exactly where the run was: same batches, same dropout
-masks and augmentations, bit-identical parameters.
+A snapshot (an orbax checkpoint folder, jaxdl.train.checkpoint) holds the TrainState and, as
+JSON, the iterator position, the log and the elapsed time, so `resume` continues exactly where
+the run was: same batches, same dropout masks and augmentations, bit-identical parameters.
+
+In a multi-process run every process runs the same Trainer on its share of the devices (the
+steps take global arrays); only the `writer` process writes the log, loss.png, the printed
+report, the progress bar and model_iter_N, while every process writes its shards of each
+snapshot (the output folder must be one that all processes see).
 """
 
 import contextlib
 import dataclasses
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -24,7 +30,7 @@ import jax
 import numpy as np
 
 from jaxdl.data.epoch_iterator import EpochIterator
-from jaxdl.train.checkpoint import CheckpointError, restore_checkpoint, save_checkpoint
+from jaxdl.train.checkpoint import CheckpointError, remove_checkpoint_leftovers, restore_checkpoint, save_checkpoint
 from jaxdl.train.log_report import LogReport, PrintReport, ProgressBar
 from jaxdl.train.plot_report import plot_log
 from jaxdl.train.state import Batch, TrainState
@@ -36,10 +42,14 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _deferred_interrupt():
+def _deferred_interrupt(enabled: bool = True):
     """While inside, SIGINT only sets a flag (the yielded callable reads it), so a step and its
-    extensions always finish; outside the main thread, where handlers cannot be set, nothing changes."""
+    extensions always finish; outside the main thread, where handlers cannot be set, or when not
+    `enabled`, nothing changes."""
     received = []
+    if not enabled:
+        yield lambda: False
+        return
     try:
         previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     except ValueError:  # not the main thread
@@ -100,13 +110,16 @@ class Trainer:
     elapsed_before: float = 0.0  # seconds spent in earlier runs of a resumed training
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # what a resumed run must share
     keep_snapshots: int | None = None  # keep the newest N snapshots (and their models); None: all, as Chainer
+    writer: bool = True  # this process writes the log, plots, printed report and models (process 0)
 
     def __post_init__(self) -> None:
         if self.keep_snapshots is not None and (isinstance(self.keep_snapshots, bool) or
                                                 not isinstance(self.keep_snapshots, int) or self.keep_snapshots < 1):
             raise ValueError(f"keep_snapshots must be a positive int or None (all), got {self.keep_snapshots!r}")
         os.makedirs(self.out_dir, exist_ok=True)
-        self.log_report = LogReport(os.path.join(self.out_dir, "log"))
+        if self.writer:
+            remove_checkpoint_leftovers(self.out_dir)
+        self.log_report = LogReport(os.path.join(self.out_dir, "log") if self.writer else None)
         self.last_snapshot: str | None = None
 
     @property
@@ -133,7 +146,9 @@ class Trainer:
                                self.triggers.progress_interval)
         start = time.perf_counter()
         previous = None  # (iteration, metrics) of the step before
-        with _deferred_interrupt() as interrupted:
+        # Ctrl-C snapshots need every process to agree to snapshot; a multi-process run stops at once
+        # instead and resumes from its last periodic snapshot.
+        with _deferred_interrupt(enabled=jax.process_count() == 1) as interrupted:
             while not self.done():
                 indices = next(self.train_iter)
                 self.state, metrics = self.train_step(self.state, self.load_batch(indices, self.iteration))
@@ -174,9 +189,11 @@ class Trainer:
         self.log_report.observe(observation)
         if iteration % triggers.log_interval == 0:
             entry = self.log_report.emit(self.train_iter.epoch, iteration, elapsed)
-            self.print_report(entry)
-            plot_log(self.log_report.log, PLOT_KEYS, os.path.join(self.out_dir, "loss.png"))
-        progress(iteration, self.train_iter.epoch, self.train_iter.epoch_detail)
+            if self.writer:
+                self.print_report(entry)
+                plot_log(self.log_report.log, PLOT_KEYS, os.path.join(self.out_dir, "loss.png"))
+        if self.writer:
+            progress(iteration, self.train_iter.epoch, self.train_iter.epoch_detail)
         if iteration % triggers.snapshot_interval == 0:
             self._check_finite(iteration, metrics)
             self.snapshot(elapsed)
@@ -200,13 +217,13 @@ class Trainer:
         if not all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(jax.device_get(self.state.params))):
             raise FloatingPointError(f"the parameters are not finite after iteration {self.iteration}: training "
                                      "stopped before snapshotting them; lower the learning rate")
-        if self.save_model is not None:
+        if self.save_model is not None and self.writer:
             self.save_model(self.state.params, os.path.join(self.out_dir, f"model_iter_{self.iteration}"))
         meta = {"iterator": self.train_iter.state_dict(), "log_report": self.log_report.state_dict(),
                 "elapsed_time": elapsed, "settings": self.settings}
         save_checkpoint(self.snapshot_path(self.iteration), self.state, meta)
         self.last_snapshot = self.snapshot_path(self.iteration)
-        if self.keep_snapshots is not None:
+        if self.keep_snapshots is not None and self.writer:
             self._retire_old_snapshots()
 
     def _retire_old_snapshots(self) -> None:
@@ -218,8 +235,12 @@ class Trainer:
                             and int(name[len("snapshot_iter_"):]) <= self.iteration)
         for iteration in iterations[:-self.keep_snapshots]:
             for name in (f"model_iter_{iteration}", f"snapshot_iter_{iteration}"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(self.out_dir, name))
+                path = os.path.join(self.out_dir, name)
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(path)
 
     def resume(self, path: str) -> None:
         """Continue from a snapshot written by `snapshot` for the same model, optimizer and `settings`
