@@ -55,6 +55,10 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--data-root", default=None,
                         help="folder with one subfolder of IDX files per dataset, e.g. ../shared/data "
                              "(default: $JAXDL_DATA_ROOT, else TFDS)")
+    parser.add_argument("--devices", type=int,
+                        help="devices of each process a sweep's trials x seeds are split over (default: all; "
+                             "README 'Scaling out')")
+    cli.add_process_flags(parser, style="-")
     parser.add_argument("--out", type=cli.output_folder, required=True, help="output folder")
     return parser.parse_args(argv)
 

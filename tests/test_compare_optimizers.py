@@ -288,8 +288,8 @@ def test_cli_writes_leaderboard_results_and_plots_with_one_compile_per_workload(
                                                                                  capsys):
     compiles = []
     real = sweep.compile_and_run
-    monkeypatch.setattr(sweep, "compile_and_run", lambda program, *inputs: compiles.append(1) or real(program,
-                                                                                                      *inputs))
+    monkeypatch.setattr(sweep, "compile_and_run", lambda program, *inputs, **options: compiles.append(1) or real(
+        program, *inputs, **options))
     monkeypatch.setenv("JAXDL_DATA_ROOT", str(mnist_dir.parent))
     out = tmp_path / "out"
     cli_module.main(["--workloads", "mnist_mlp", "mnist_overfitting", "--optimizers", "course:adam",
@@ -311,3 +311,48 @@ def test_cli_writes_leaderboard_results_and_plots_with_one_compile_per_workload(
     assert "python -m experiments.compare_optimizers --workloads mnist_mlp" in board
     assert "## Performance profiles across 2 workloads" in board and "`optax:sgd(momentum=0.9)`" in board
     assert "leaderboard.md" in capsys.readouterr().out
+
+
+def test_runs_split_over_two_devices_equal_the_runs_on_one():
+    """With --devices 2 (two CPU devices in a child process) every run is its own member, split over the
+    devices and padded (3 trials x 1 seed = 3 runs on 2 devices); the runs equal those on one device."""
+    import subprocess
+
+    from tests.conftest import REPO
+
+    code = textwrap.dedent("""
+        import json
+        import numpy as np
+        from jaxdl import parallel
+        from jaxdl.compare import specs, sweep
+        from tests.test_compare_optimizers import small_splits, small_workload
+
+        workload, splits = small_workload(), small_splits()
+        arms = [sweep.Arm(specs.parse_optimizer("optax:adamw"), [{"learning_rate": r, "weight_decay": 0.01}
+                                                                for r in (0.003, 0.03, 0.3)]),
+                sweep.Arm(specs.parse_optimizer("chainer:momentum"), [{"learning_rate": r, "momentum": 0.9}
+                                                                     for r in (0.01, 0.1, 1.0)])]
+        multiplier = specs.multiplier("cosine", {"alpha": 0.0}, workload.steps)
+        one = sweep.run_sweep(workload, splits, arms, [5], workload.schedule, multiplier)
+        two = sweep.run_sweep(workload, splits, arms, [5], workload.schedule, multiplier,
+                              mesh=parallel.data_mesh(2))
+        print(json.dumps({name: {field: float(np.max(np.abs(np.asarray(getattr(one.runs[name], field), float)
+                                                            - np.asarray(getattr(two.runs[name], field), float))))
+                                 for field in ("step_loss", "val_loss", "test_loss", "diverged_at")}
+                          for name in one.runs} | {"shape": list(two.runs["optax:adamw"].val_accuracy.shape)}))
+    """)
+    env = {**__import__("os").environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result.pop("shape") == [1, 3, 2]
+    for name, differences in result.items():
+        assert max(differences.values()) < 1e-5, (name, differences)
+
+
+def test_devices_with_member_axis_map_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.run(lambda: cli_module.main(["--out", str(tmp_path / "o"), "--devices", "2", "--member-axis", "map"]))
+    assert "--member-axis map runs a sweep's runs one after another on one device" in capsys.readouterr().err

@@ -47,6 +47,10 @@ class Config:
     target: tuple[str, ...] = ()  # "VALUE" for every workload or "WORKLOAD=VALUE"
     data_root: str | None = None
     member_axis: str | None = None  # "vmap" or "map" for every workload; None: each workload's own
+    devices: int | None = None  # devices of each process the runs are split over; None: all
+    coordinator_address: str | None = None  # a multi-process run (jaxdl.parallel.Processes)
+    num_processes: int | None = None
+    process_id: int | None = None
     command: str = ""  # the command line, recorded in the outputs
 
     @property
@@ -61,6 +65,12 @@ class Config:
                 raise ValueError(f"--{name} must be a positive integer, got {value!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        if self.devices is not None and (not isinstance(self.devices, int) or self.devices < 1):
+            raise ValueError(f"--devices must be a positive integer, got {self.devices!r}")
+        if self.devices not in (None, 1) and self.member_axis == "map":
+            raise ValueError(f"--member-axis map runs a sweep's runs one after another on one device; with "
+                             f"--devices {self.devices} give --member-axis vmap (or leave it out)")
+        self.processes.check()
         if self.member_axis not in (None, "vmap", "map"):
             raise ValueError(f"--member-axis must be vmap or map, got {self.member_axis!r}")
         for name in ("steps", "eval_every"):
@@ -128,8 +138,16 @@ class Config:
         return {text: (spec, spaces.with_overrides(spaces.default_space(spec), overrides[text], spec))
                 for text, spec in parsed.items()}
 
+    @property
+    def processes(self):
+        from jaxdl import parallel
+
+        return parallel.Processes(self.coordinator_address, self.num_processes, self.process_id)
+
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "seeds": self.seed_list}
+        """Every field but where it ran (results.json's environment says that), and the seed list."""
+        placement = ("devices", "coordinator_address", "num_processes", "process_id")
+        return {**{k: v for k, v in dataclasses.asdict(self).items() if k not in placement}, "seeds": self.seed_list}
 
 
 def summarize_arm(spec: specs.OptimizerSpec, space: spaces.Space, trials: list[dict[str, float]], runs: Any,
@@ -179,16 +197,24 @@ def sweep_arm(spec: specs.OptimizerSpec, trials: list[dict[str, float]]):
 def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, Any]:
     """Check everything, then per workload load its splits and run its sweep (one compiled program);
     summarize, write leaderboard.md, results.json and the plots into `workdir` as a whole; return the result."""
+    from jaxdl import parallel
     from jaxdl.atomic import atomic_folder, check_output_folder, remove_leftovers
 
     config.check()
     check_output_folder(workdir, EXPERIMENT)
-    remove_leftovers(workdir)
+    parallel.initialize(config.processes)
+    mesh = parallel.data_mesh(config.devices)
+    if mesh.size > 1:
+        print(parallel.describe(mesh) + "; each sweep's trials x seeds split over it", flush=True)
+    if parallel.is_writer():
+        remove_leftovers(workdir)
     arm_spaces = config.spaces()
     arms = [sweep_arm(spec, spaces.trials(space, config.trials, config.search)) for spec, space in arm_spaces.values()]
     schedule_name, schedule_params = specs.parse_schedule(config.schedule)
     targets = config.targets()
     root = workloads.data_root(config.data_root)
+
+    import jax
 
     from jaxdl import report
     from jaxdl.compare import report as compare_report
@@ -202,7 +228,7 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         splits = workloads.load_splits(workload, root, cache)
         lr_schedule = specs.multiplier(schedule_name, schedule_params, schedule.steps)
         outcome = sweep.run_sweep(workload, splits, arms, config.seed_list, schedule, lr_schedule,
-                                  config.member_axis)
+                                  config.member_axis, mesh)
         summaries = [summarize_arm(arm.spec, arm_spaces[arm.spec.text][1], arm.trials, outcome.runs[arm.spec.text],
                                    schedule.eval_steps, targets[name]) for arm in arms]
         results.append({
@@ -210,7 +236,7 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
             "steps": schedule.steps, "eval_every": schedule.eval_every, "batch_size": schedule.batch_size,
             "eval_steps": schedule.eval_steps, "train_size": int(splits.train_images.shape[0]),
             "val_size": int(splits.val_images.shape[0]), "test_size": int(splits.test_images.shape[0]),
-            "member_axis": config.member_axis or workload.member_axis,
+            "member_axis": config.member_axis or (workload.member_axis if mesh.size == 1 else "vmap"),
             "compile_s": outcome.compile_s, "run_s": outcome.run_s, "compiles": 1, "arms": summaries,
         })
         print(f"{name}: {len(arms)} optimizers x {config.trials} trials x {config.seeds} seeds in one program: "
@@ -223,8 +249,11 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         "ci": f"{stats.LEVEL:.0%} Student-t interval of the mean over seeds (ddof = 1)",
         "workloads": results, "profiles": profile_summary(results, list(config.optimizers)),
         "compile_s": sum(w["compile_s"] for w in results), "run_s": sum(w["run_s"] for w in results),
-        "wall_s": time.perf_counter() - started, "environment": report.environment(),
+        "wall_s": time.perf_counter() - started,
+        "environment": {**report.environment(), "processes": jax.process_count(), "devices": mesh.size},
     }
-    with atomic_folder(workdir) as staging:
-        compare_report.write_outputs(pathlib.Path(staging), result)
+    if parallel.is_writer():
+        with atomic_folder(workdir) as staging:
+            compare_report.write_outputs(pathlib.Path(staging), result)
+    parallel.sync(f"{EXPERIMENT} outputs written")
     return result

@@ -12,6 +12,8 @@ member_axis "vmap" (the MLP workloads' default) batches the S x K runs of an opt
 nets' default) runs them one after another (lax.map) inside the same program, because vmapped
 convolutions become grouped ones, which XLA runs several times slower on CPU (as
 `jaxdl.train.grid.train_seeds`'s seed_axis). Both give the same runs up to float rounding.
+With a `mesh` of several devices (jaxdl.parallel) every run is its own member ([S * K, 1] instead
+of [S, K]), and the S x K runs are split over the devices (`compile_and_run`), with no communication.
 """
 
 import dataclasses
@@ -22,6 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from jaxdl import report
 from jaxdl.compare import specs
@@ -82,7 +85,7 @@ class StepClock:
 
     def __init__(self, label: str, steps: int, eval_every: int, passes: int = 1):
         self.progress, self.times = report.Progress(label, steps), []
-        self.eval_every, self.passes = eval_every, passes
+        self.steps, self.eval_every, self.passes = steps, eval_every, passes
 
     def __call__(self, step: Any) -> None:
         self.times.append(time.perf_counter())
@@ -90,11 +93,13 @@ class StepClock:
 
     def seconds_per_step(self) -> float:
         """The sweep's seconds per step (one step of every run of the optimizer): the time between the
-        first and the last evaluation over the eval_every-step intervals between them, times `passes`;
-        NaN with one evaluation."""
-        if len(self.times) < 2:
+        first and the last evaluation over the loop steps between them (passes x steps - eval_every),
+        times `passes`; NaN with one evaluation. (Devices running in parallel call back at the same
+        times, so their repeated calls change neither end.)"""
+        between = self.passes * self.steps - self.eval_every
+        if len(self.times) < 2 or between <= 0:
             return float("nan")
-        return (self.times[-1] - self.times[0]) / ((len(self.times) - 1) * self.eval_every) * self.passes
+        return (self.times[-1] - self.times[0]) / between * self.passes
 
 
 def arm_task(workload: Workload, arm: Arm, schedule: specs.Multiplier | None) -> TrialTask:
@@ -112,6 +117,15 @@ def arm_inputs(workload: Workload, model: Any, arm: Arm, seeds: Sequence[int], s
         return {**stacked, "trial": trial}
 
     return seed_inputs(init, seeds, schedule, n_train)
+
+
+def members_of(inputs: SeedInputs) -> SeedInputs:
+    """[S, K] inputs as [S * K, 1]: member s * K + k is trial k on seed s, with seed s's batches and key."""
+    seeds, configs = jax.tree.leaves(inputs.variables)[0].shape[:2]
+    seed_of = np.repeat(np.arange(seeds), configs)
+    return SeedInputs(jax.tree.map(lambda a: np.asarray(a).reshape(seeds * configs, 1, *a.shape[2:]),
+                                   inputs.variables),
+                      np.asarray(inputs.indices)[seed_of], inputs.dropout_keys[jnp.asarray(seed_of)])
 
 
 def one_at_a_time(grid: Callable) -> Callable:
@@ -164,10 +178,16 @@ def sweep_program(tasks: dict[str, Task], schedule: Schedule, on_eval: dict[str,
 
 
 def run_sweep(workload: Workload, splits: Splits, arms: list[Arm], seeds: Sequence[int], schedule: Schedule,
-              lr_schedule: specs.Multiplier | None, member_axis: str | None = None) -> SweepResult:
+              lr_schedule: specs.Multiplier | None, member_axis: str | None = None,
+              mesh: Mesh | None = None) -> SweepResult:
     """Every arm x trial x seed of `workload` trained in one compiled program; validation curves,
-    final test metrics and divergence per run. member_axis None: the workload's own."""
-    member_axis = member_axis or workload.member_axis
+    final test metrics and divergence per run. member_axis None: the workload's own on one device,
+    "vmap" on several (`mesh`), which split the runs between them."""
+    devices = 1 if mesh is None else mesh.size
+    member_axis = member_axis or (workload.member_axis if devices == 1 else "vmap")
+    if devices > 1 and member_axis == "map":
+        raise ValueError(f"--member-axis map runs a sweep's runs one after another on one device; with --devices "
+                         f"{devices} give --member-axis vmap (or leave it out)")
     tasks = {arm.spec.text: arm_task(workload, arm, lr_schedule) for arm in arms}
     model = next(iter(tasks.values())).model
     n_train = splits.train_images.shape[0]
@@ -180,7 +200,15 @@ def run_sweep(workload: Workload, splits: Splits, arms: list[Arm], seeds: Sequen
     data = Data(jnp.asarray(splits.train_images), jnp.asarray(splits.train_labels),
                 jnp.asarray(splits.val_images), jnp.asarray(splits.val_labels))
     test = Batch(jnp.asarray(splits.test_images), jnp.asarray(splits.test_labels))
-    outputs, compile_s, run_s = compile_and_run(program, inputs, data, test)
+    if devices > 1:
+        if len({len(arm.trials) for arm in arms}) > 1:
+            raise ValueError("runs split over devices need the same number of trials for every optimizer")
+        inputs = {name: members_of(one) for name, one in inputs.items()}
+    outputs, compile_s, run_s = compile_and_run(program, inputs, data, test, mesh=mesh)
+    if devices > 1:  # [S * K, 1, ...] back to [S, K, ...]
+        shape = (len(seeds), len(arms[0].trials))
+        outputs = {name: jax.tree.map(lambda a: np.asarray(a).reshape(*shape, *np.shape(a)[2:]), output)
+                   for name, output in outputs.items()}
     runs = {}
     for name, (params, history, tested) in outputs.items():
         history = jax.tree.map(np.asarray, history)
