@@ -2,8 +2,11 @@
 
     python -m experiments.compute_mean train.txt --root images -o mean.npy
     python -m experiments.train_imagenet train.txt val.txt --root images --mean mean.npy --out result
-    python -m experiments.train_imagenet --synthetic --iteration 20 --out result
+    python -m experiments.train_imagenet -a resnet50 --synthetic --iteration 20 --out result
 
+--arch (-a) picks Chainer's example model: alex, googlenet, googlenetbn, nin (the default, as
+Chainer's), resnet50, resnext50 or resnet50_nhwc (the same network as resnet50); images are
+cropped to its insize (227 for alex and nin, 224 for the others).
 Lists hold "path label" lines of 256x256 RGB images (paths relative to --root); Chainer's
 preprocessing, MomentumSGD 0.01/0.9, intervals and report keys (jaxdl.chainer.train_imagenet).
 Outputs in --out: log (JSON, Chainer's LogReport keys), loss.png, snapshot_iter_N (resume
@@ -23,6 +26,8 @@ from jaxdl.atomic import check_writable_folder
 from jaxdl.data.tfds_images import TfdsUnavailable
 
 DTYPE_NAMES = ("float32", "bfloat16")
+# jaxdl.chainer.ARCHS, named here so that --help starts without JAX (tests/test_zoo.py compares them)
+ARCH_NAMES = ("alex", "googlenet", "googlenetbn", "nin", "resnet50", "resnext50", "resnet50_nhwc")
 POSITIVE_FLAGS = ("batchsize", "val_batchsize", "epoch", "iteration", "loaderjob", "val_interval", "log_interval",
                   "snapshot_interval", "synthetic_size", "keep_snapshots", "devices", "num_processes")
 
@@ -33,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cli.add_compile_cache_flag(parser)
     parser.add_argument("train", nargs="?", help="Path to training image-label list file")
     parser.add_argument("val", nargs="?", help="Path to validation image-label list file")
-    parser.add_argument("--arch", "-a", default="alex", help="Convnet architecture (jaxdl.chainer.ARCHS: alex)")
+    parser.add_argument("--arch", "-a", choices=ARCH_NAMES, default="nin", help="Convnet architecture")
     parser.add_argument("--batchsize", "-B", type=int, default=32, help="Learning minibatch size")
     parser.add_argument("--val_batchsize", "-b", type=int, default=250, help="Validation minibatch size")
     parser.add_argument("--epoch", "-E", type=int, default=10, help="Number of epochs to train")

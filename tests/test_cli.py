@@ -16,8 +16,9 @@ CLIS = sorted(m.name for m in pkgutil.iter_modules(experiments.__path__))
 
 
 def test_experiments_holds_only_the_known_clis():
-    assert CLIS == ["batch_norm", "bench_alexnet", "bench_course", "bench_grid", "bench_optimizers", "benchmark",
-                    "compute_mean", "convnets", "optimizers", "overfitting", "train_imagenet", "vanishing_gradient"]
+    assert CLIS == ["batch_norm", "bench_alexnet", "bench_compare", "bench_course", "bench_grid", "bench_optimizers",
+                    "benchmark", "compare_optimizers", "compute_mean",
+                    "convnets", "optimizers", "overfitting", "train_imagenet", "vanishing_gradient"]
 
 
 @pytest.mark.parametrize("name", CLIS)

@@ -69,6 +69,22 @@ def test_convolution_2d_matches_the_book_layer(c, size, o, k, stride, pad):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
 
 
+def test_grouped_convolution_is_one_convolution_per_group():
+    """Chainer's groups=G: output channels of group g read input channels of group g only; the book layer
+    (an independent oracle) run on each group's slice and the results concatenated."""
+    rng = np.random.default_rng(5)
+    groups, c, o = 4, 8, 12
+    x, w = rng.standard_normal((2, c, 7, 7)).astype(np.float32), rng.standard_normal((o, c // groups, 3, 3))
+    got = convolution_2d(jnp.asarray(x.transpose(TO_NHWC)), jnp.asarray(w.astype(np.float32).transpose(2, 3, 1, 0)),
+                         stride=2, pad=1, groups=groups)
+    cin, cout = c // groups, o // groups
+    want = np.concatenate([course_convnet.Convolution(w[g * cout:(g + 1) * cout], np.zeros(cout), stride=2, pad=1)
+                           .forward(x[:, g * cin:(g + 1) * cin].astype(np.float64)) for g in range(groups)], axis=1)
+    np.testing.assert_allclose(np.asarray(got).transpose(TO_NCHW), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="per group"):
+        convolution_2d(jnp.zeros((1, 5, 5, 6)), jnp.zeros((3, 3, 2, 4)), groups=2)
+
+
 def pool(x_nchw, gy_nchw, **params):
     """(y, gx) of course_max_pooling_2d, NCHW in and out, jitted; a fresh jit each call (see jax_conv)."""
     def value_and_vjp(x_nhwc, gy_nhwc):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxdl.nn.output_size import conv_output_size, pooling_output_size
-from jaxdl.nn.pooling import max_pooling_2d
+from jaxdl.nn.pooling import average_pooling_2d, max_pooling_2d
 from jaxdl.reference import chainer_numpy
 from tests.conftest import FIXTURES
 
@@ -111,3 +111,25 @@ def test_large_window_path_matches_chainer(case, monkeypatch):
         test_matches_chainer(case)
     finally:
         pooling._pool_jit.clear_cache()
+
+
+# ------------------------------------------------------------------------------ average pooling
+def test_average_pooling_counts_the_padding_like_chainer():
+    """Chainer's im2col mean: a window over the zero padding still divides by kh * kw (hand-computed)."""
+    x = jnp.arange(1.0, 10.0).reshape(1, 3, 3, 1)  # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    y = average_pooling_2d(x, 3, stride=1, pad=1)
+    expected = np.array([[1 + 2 + 4 + 5, 1 + 2 + 3 + 4 + 5 + 6, 2 + 3 + 5 + 6],
+                         [1 + 2 + 4 + 5 + 7 + 8, 45, 2 + 3 + 5 + 6 + 8 + 9],
+                         [4 + 5 + 7 + 8, 4 + 5 + 6 + 7 + 8 + 9, 5 + 6 + 8 + 9]]) / 9.0
+    np.testing.assert_allclose(np.asarray(y)[0, :, :, 0], expected, rtol=1e-6)
+    # stride None = ksize, floor output size (no cover_all): 5 -> 2 windows of 2
+    z = average_pooling_2d(jnp.ones((1, 5, 5, 2)), 2)
+    assert z.shape == (1, 2, 2, 2) and np.allclose(z, 1.0)
+    # each window spreads its gradient / (kh * kw) over its pixels
+    g = jax.grad(lambda v: average_pooling_2d(v, 3, stride=1, pad=1).sum())(x)
+    np.testing.assert_allclose(np.asarray(g)[0, :, :, 0], np.array([[4, 6, 4], [6, 9, 6], [4, 6, 4]]) / 9.0, rtol=1e-6)
+
+
+def test_average_pooling_rejects_a_window_that_does_not_fit():
+    with pytest.raises(ValueError, match="window 7"):
+        average_pooling_2d(jnp.ones((1, 5, 5, 1)), 7)

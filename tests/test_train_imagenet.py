@@ -145,10 +145,10 @@ def test_log_report_means_each_key_over_its_observations(tmp_path):
 
 # ------------------------------------------------------------------------------- training
 def run(tiny_lists, out, *extra: str, train_list=None, mean=None) -> Trainer:
-    """experiments.train_imagenet on the tiny lists (batch 2, a log entry every iteration)."""
+    """experiments.train_imagenet -a alex on the tiny lists (batch 2, a log entry every iteration)."""
     argv = [str(train_list or tiny_lists / "train.txt"), str(tiny_lists / "val.txt"), "--root", str(tiny_lists),
             "--mean", str(mean or tiny_lists / "mean.npy"), "--out", str(out), "--batchsize", "2",
-            "--val_batchsize", "2", "--log_interval", "1", "--val_interval", "2", "--seed", "7", *extra]
+            "--val_batchsize", "2", "--log_interval", "1", "--val_interval", "2", "--seed", "7", "-a", "alex", *extra]
     return train_imagenet.main(argv)
 
 

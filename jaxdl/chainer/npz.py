@@ -1,7 +1,8 @@
 """Chainer serializers.save_npz files in and out.
 
-A Chainer model file maps "<link>/<param>" (e.g. "conv1/W") to float32 arrays in Chainer
-layouts; a trainer snapshot holds the same keys under "updater/model:main/".
+A Chainer model file maps "<link>/<param>" (e.g. "conv1/W", "res2/0/bn1/avg_mean") to float32
+arrays in Chainer layouts, and each BatchNormalization's "<link>/N" to a 0-d integer; a trainer
+snapshot holds the same keys under "updater/model:main/".
 """
 
 import os
@@ -14,7 +15,7 @@ import numpy as np
 from jaxdl._validate import npz_problem
 from jaxdl.atomic import atomic_write
 from jaxdl.chainer.archs import ModelState, get_arch
-from jaxdl.chainer.convert import chainer_param_shapes, from_chainer, to_numpy_chainer
+from jaxdl.chainer.convert import BN_COUNT, chainer_param_shapes, from_chainer, to_numpy_chainer
 
 TRAINER_SNAPSHOT_PREFIX = "updater/model:main/"  # where extensions.snapshot() keeps the model
 
@@ -40,7 +41,8 @@ def read_chainer_arrays(path: str | os.PathLike, arch: str = "alex", prefix: str
 
     Raises ChainerFileError naming the file for a file that is not an npz archive (a .npy,
     a truncated zip, a jaxdl trainer snapshot), and the key for a missing parameter, a wrong
-    shape, a non-float or unreadable array, or a key under `prefix` that the arch does not have.
+    shape, a non-float or unreadable array (a non-integer N), or a key under `prefix` that the arch
+    does not have.
     """
     expected = chainer_param_shapes(get_arch(arch))
     if not isinstance(prefix, str):
@@ -71,6 +73,10 @@ def read_chainer_arrays(path: str | os.PathLike, arch: str = "alex", prefix: str
             if value.shape != shape:
                 raise ChainerFileError(
                     f"{path}: key {key!r} has shape {value.shape}, expected {shape} for arch {arch!r}")
+            if name.rpartition("/")[2] == BN_COUNT:
+                if value.dtype.kind not in "iu":
+                    raise ChainerFileError(f"{path}: key {key!r} has dtype {value.dtype}, expected an integer")
+                continue  # the fine-tuning count: jaxdl does not keep it (see jaxdl.chainer.convert)
             if value.dtype.kind != "f":
                 raise ChainerFileError(f"{path}: key {key!r} has dtype {value.dtype}, expected a float array")
             arrays[name] = value.astype(np.float32)
@@ -78,25 +84,34 @@ def read_chainer_arrays(path: str | os.PathLike, arch: str = "alex", prefix: str
 
 
 def load_npz(path: str | os.PathLike, arch: str = "alex", prefix: str = "") -> ModelState:
-    """Read a Chainer save_npz file (or, with prefix="updater/model:main/", a trainer snapshot).
+    """Read a Chainer save_npz file of `arch` (a name of jaxdl.chainer.ARCHS; or, with
+    prefix="updater/model:main/", a trainer snapshot).
 
-    Converts Convolution2D weights OIHW -> HWIO, Linear (out, in) -> (in, out), and fc6's
-    rows from Chainer's C,H,W flatten to jaxdl's H,W,C. Returns a ModelState on the default
-    device.
+    Converts Convolution2D weights OIHW -> HWIO, Linear (out, in) -> (in, out) (and the rows
+    of a Linear that reads a feature map from Chainer's C,H,W flatten to jaxdl's H,W,C), and
+    BatchNormalization's avg_mean / avg_var to the batch_stats collection. Returns a
+    ModelState on the default device.
     """
     spec = get_arch(arch)
-    params = from_chainer(read_chainer_arrays(path, arch, prefix), spec)
-    return ModelState(params=jax.device_put(params), arch=spec.name)
+    params, batch_stats = from_chainer(read_chainer_arrays(path, arch, prefix), spec)
+    model_state = {"batch_stats": batch_stats} if batch_stats else {}
+    return ModelState(params=jax.device_put(params), arch=spec.name, model_state=jax.device_put(model_state))
 
 
-def save_npz(path: str | os.PathLike, state: ModelState, arch: str = "alex") -> None:
-    """Write `state` as chainer.serializers.save_npz would: "conv1/W" ... "fc8/b", Chainer
-    layouts, float32, uncompressed. The file appears atomically (temp file + os.replace),
-    at exactly `path` (no ".npz" is appended, as with Chainer).
+def save_npz(path: str | os.PathLike, state: ModelState, arch: str | None = None) -> None:
+    """Write `state` as chainer.serializers.save_npz would: every parameter ("conv1/W" ... "fc8/b"),
+    and for BatchNormalization also avg_mean, avg_var (the state's batch_stats) and N (0), Chainer
+    layouts, float32, uncompressed. `arch` defaults to the state's (given, it must equal it). The
+    file appears atomically (temp file + os.replace), at exactly `path` (no ".npz" is appended,
+    as with Chainer).
     """
-    spec = get_arch(arch)
+    spec = get_arch(state.arch if arch is None else arch)
     if state.arch != spec.name:
         raise ValueError(f"state holds arch {state.arch!r} but save_npz was asked for arch {arch!r}")
-    arrays = to_numpy_chainer(state.params, spec)
+    batch_stats = state.model_state.get("batch_stats")
+    if batch_stats is None and any(link.kind == "bn" for link in spec.links):
+        raise ValueError(f"arch {spec.name!r} has BatchNormalization: the state needs its running statistics, "
+                         "model_state={'batch_stats': ...}")
+    arrays = to_numpy_chainer(state.params, spec, batch_stats if batch_stats is not None else {})
     with atomic_write(path) as f:
         np.savez(f, **arrays)

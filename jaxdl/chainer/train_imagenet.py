@@ -1,8 +1,9 @@
 """The program of Chainer's examples/imagenet/train_imagenet.py in JAX; `experiments.train_imagenet` is its CLI.
 
 Lists hold "path label" lines of 256x256 RGB images (paths relative to the root). Training
-takes random 227x227 crops with random horizontal flips, validation the centre crop; the
-mean image is subtracted at the same window and the result scaled by 1/255. MomentumSGD
+takes random crops of the arch's insize (227x227 for alex and nin, 224x224 for the others)
+with random horizontal flips, validation the centre crop; the mean image is subtracted at
+the same window and the result scaled by 1/255. MomentumSGD
 (lr 0.01, momentum 0.9), batch 32, validation batch 250, 10 epochs; validation and
 snapshots every 100,000 iterations, a log entry every 1,000 (test mode: every iteration).
 Outputs in the output folder: log (JSON, Chainer's LogReport keys), loss.png, snapshot_iter_N
@@ -181,13 +182,13 @@ def train(args: argparse.Namespace) -> Trainer:
     state = jax.jit(task.init)(jax.random.key(args.seed), jnp.zeros((1, insize, insize, 3), jnp.float32))
     if args.initmodel:
         print("Load model from", args.initmodel)
-        params = jaxdl.chainer.load_npz(args.initmodel, args.arch).params
-        refuse_non_finite(params, f"--initmodel {args.initmodel}")
-        state = task.state_from({"params": params}, state.rng)
+        loaded = jaxdl.chainer.load_npz(args.initmodel, args.arch)
+        refuse_non_finite(loaded.params, f"--initmodel {args.initmodel}")
+        state = task.state_from({"params": loaded.params, **loaded.model_state}, state.rng)
     state = parallel.put_replicated(mesh, state)
 
-    def save_model(params, path: str) -> None:
-        jaxdl.chainer.save_npz(path, jaxdl.chainer.ModelState(params=params, arch=arch.name), arch.name)
+    def save_model(state, path: str) -> None:  # BatchNormalization's running statistics too
+        jaxdl.chainer.save_npz(path, jaxdl.chainer.ModelState(state.params, arch.name, state.model_state))
 
     trainer = Trainer(
         train_step=jit_train_step(task, mesh), eval_step=jit_eval_step(task, mesh), state=state,

@@ -35,9 +35,9 @@ ALEX_HIDDEN = (("fc6", 4096), ("fc7", 4096))  # L.Linear(None, 4096) -> ReLU -> 
 DROPOUT_RATIO = 0.5
 
 
-def check_input(x: Any, insize: int) -> None:
+def check_input(x: Any, insize: int, model: str = "AlexNet") -> None:
     """ValueError / TypeError unless x is a batch of (N, insize, insize, 3) NHWC float images."""
-    wanted = f"AlexNet takes (N, {insize}, {insize}, 3) NHWC float images"
+    wanted = f"{model} takes (N, {insize}, {insize}, 3) NHWC float images"
     if not (hasattr(x, "shape") and hasattr(x, "dtype")):
         raise TypeError(f"{wanted}, got {type(x).__name__}")
     shape = tuple(x.shape)

@@ -44,3 +44,13 @@ def chainer_lecun_normal() -> jax.nn.initializers.Initializer:
     """
     # Chainer initializers.LeCunNormal(scale=1): Normal(scale * sqrt(1 / fan_in))
     return jax.nn.initializers.variance_scaling(1.0, "fan_in", "normal")
+
+
+def chainer_he_normal() -> jax.nn.initializers.Initializer:
+    """Chainer's initializers.HeNormal (MSRA scaling): UNtruncated N(0, 2/fan_in), fan_in = in * kh * kw.
+
+    For a grouped convolution fan_in counts the input channels of one group (Chainer's W is
+    (out, in / groups, kh, kw)), as jax's fan_in of the HWIO kernel (kh, kw, in / groups, out) does.
+    """
+    # Chainer initializers.HeNormal(scale=1): Normal(scale * sqrt(2 / fan_in))
+    return jax.nn.initializers.variance_scaling(2.0, "fan_in", "normal")

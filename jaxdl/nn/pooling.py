@@ -165,3 +165,33 @@ def max_pooling_2d(x: jax.Array, ksize: int | tuple[int, int], stride: int | tup
     if not isinstance(cover_all, bool | np.bool_):
         raise TypeError(f"{where}: cover_all must be True or False, got {cover_all!r}")
     return _pool_jit(x, _geometry(x.shape, kernel, strides, pads, bool(cover_all)))
+
+
+def average_pooling_2d(x: jax.Array, ksize: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                       pad: int | tuple[int, int] = 0) -> jax.Array:
+    """Chainer F.average_pooling_2d for x of shape (N, H, W, C), a floating dtype.
+
+        y[n, i, j, c] = (1 / (kh * kw)) * sum_{di < kh, dj < kw} x_pad[n, s*i + di, s*j + dj, c]
+
+    with x_pad the input padded by `pad` zeros on every side and the floor output size
+    floor((H + 2p - k) / s) + 1 (Chainer has no cover_all for average pooling). The padding
+    zeros count in the mean: a window hanging over the edge still divides by kh * kw
+    (Chainer's im2col mean on CPU, its GPU kernel's coeff 1 / (kh * kw), cuDNN's
+    COUNT_INCLUDE_PADDING; PyTorch's count_include_pad=True). The gradient spreads each
+    window's gradient / (kh * kw) over its pixels. stride None means stride = ksize; ksize,
+    stride ints >= 1 and pad >= 0 (or pairs), else TypeError / ValueError naming the argument.
+    """
+    where = "average_pooling_2d"
+    _validate.floating(where, "x", x)
+    if x.ndim != 4:
+        raise ValueError(f"{where} expects NHWC input of rank 4, (N, H, W, C), got shape {tuple(x.shape)}")
+    (kh, kw) = _validate.int_pair(where, "ksize", ksize, 1)
+    (sh, sw) = (kh, kw) if stride is None else _validate.int_pair(where, "stride", stride, 1)
+    (ph, pw) = _validate.int_pair(where, "pad", pad, 0)
+    for axis, size, k, s, p in ((1, x.shape[1], kh, sh, ph), (2, x.shape[2], kw, sw, pw)):
+        if pooling_output_size(size, k, s, p, cover_all=False) < 1:
+            raise ValueError(f"{where}: window {k} (stride {s}, pad {p}) does not fit input size {size} on axis "
+                             f"{axis}; use a smaller ksize or more padding")
+    summed = lax.reduce_window(x, np.zeros((), x.dtype), lax.add, (1, kh, kw, 1), (1, sh, sw, 1),
+                               ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    return summed * jnp.asarray(1.0 / (kh * kw), x.dtype)

@@ -44,3 +44,23 @@ course_softmax_cross_entropy.defvjp(_course_loss_fwd, _course_loss_bwd)
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Fraction of rows whose argmax equals the label (Chainer F.accuracy, the book's accuracy)."""
     return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+
+
+def main_logits(model, outputs):
+    """The logits a classifier is judged by: `outputs` itself, or for a model with several heads
+    (outputs a dict of logits, e.g. GoogLeNet's) the one its `main_head` names."""
+    return outputs[model.main_head] if isinstance(outputs, dict) else outputs
+
+
+def heads_loss(model, outputs, labels: jax.Array, data_loss) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+    """(loss, main logits, {head: its data loss}) of a model's outputs, as the model defines its loss.
+
+    A model returning one logits array: (data_loss(outputs, labels), outputs, {}). A model returning
+    a dict of heads' logits also defines `main_head` (the head of the accuracy and of predictions)
+    and `total_loss(head losses) -> loss`, e.g. GoogLeNet's 0.3 * (loss1 + loss2) + loss3; the
+    dict's keys name the heads' losses in reports (Chainer's main/loss1 ... main/loss3).
+    """
+    if not isinstance(outputs, dict):
+        return data_loss(outputs, labels), outputs, {}
+    per_head = {name: data_loss(logits, labels) for name, logits in outputs.items()}
+    return model.total_loss(per_head), main_logits(model, outputs), per_head

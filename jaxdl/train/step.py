@@ -1,12 +1,14 @@
 """The pure train and evaluation steps: functions of (state, batch) that jit and vmap take as they are.
 
-    train_step(state, batch) -> (next state, {"loss", "accuracy"})
-    eval_step(state, batch)  -> {"loss", "accuracy"}
+    train_step(state, batch) -> (next state, {"loss", "accuracy", ...})
+    eval_step(state, batch)  -> {"loss", "accuracy", ...}
 
 The training loss and accuracy come from the forward pass that produced the gradients (train
 mode, dropout key fold_in(state.rng, state.step)), as Chainer's main/loss and main/accuracy;
 the evaluation runs in test mode (running statistics, no dropout). Both losses include the
-task's penalty (the course's L1/L2 terms), as the course's network.loss does.
+task's penalty (the course's L1/L2 terms), as the course's network.loss does. A model with
+several heads (GoogLeNet) defines its loss and main head (jaxdl.train.losses.heads_loss): the
+metrics then also hold each head's loss under its name ("loss1" ... "loss3", Chainer's report).
 `jit_train_step` and `jit_eval_step` are the same functions compiled for the epoch trainer.
 """
 
@@ -22,63 +24,72 @@ from jaxdl import parallel
 from jaxdl.train import losses
 from jaxdl.train.state import LOSSES, Batch, Task, TrainState
 
-Metrics = dict[str, jax.Array]  # {"loss": scalar, "accuracy": scalar}
+Metrics = dict[str, jax.Array]  # {"loss": scalar, "accuracy": scalar, and a multi-head model's head losses}
 TrainStepFn = Callable[[TrainState, Batch], tuple[TrainState, Metrics]]
 EvalStepFn = Callable[[TrainState, Batch], Metrics]
-LossFn = Callable[[Any, TrainState, Batch], tuple[jax.Array, tuple[jax.Array, Any]]]
+LossFn = Callable[[Any, TrainState, Batch], tuple[jax.Array, tuple[jax.Array, Any, Metrics]]]
 
 
 def make_loss_fn(task: Task) -> LossFn:
-    """(params, state, batch) -> (training loss, (logits, updated model_state)), in train mode.
+    """(params, state, batch) -> (training loss, (main logits, updated model_state, head losses)), in train mode.
 
-    loss = data loss (dropout key fold_in(state.rng, state.step)) + task.penalty(params).
+    loss = the model's data loss (heads_loss; dropout key fold_in(state.rng, state.step)) + task.penalty(params).
     """
     data_loss = LOSSES[task.loss]
 
     def loss_fn(params, state: TrainState, batch: Batch):
-        logits, updates = task.model.apply(
+        outputs, updates = task.model.apply(
             {"params": params, **state.model_state}, batch.images, train=True,
             rngs={"dropout": jax.random.fold_in(state.rng, state.step)}, mutable=["batch_stats"],
         )
-        return data_loss(logits, batch.labels) + task.penalty(params), (logits, {**state.model_state, **updates})
+        loss, logits, head_losses = losses.heads_loss(task.model, outputs, batch.labels, data_loss)
+        return loss + task.penalty(params), (logits, {**state.model_state, **updates}, head_losses)
 
     return loss_fn
 
 
 def make_train_step(task: Task) -> TrainStepFn:
-    """(state, batch) -> (next state, {"loss", "accuracy"} of the batch before the update):
+    """(state, batch) -> (next state, {"loss", "accuracy"(, head losses)} of the batch before the update):
     gradients by autodiff of `make_loss_fn(task)`, params <- the task's optax update."""
     loss_fn = make_loss_fn(task)
     optimizer = task.masked_optimizer
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-        (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, state, batch)
+        (loss, (logits, model_state, head_losses)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params, state, batch)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         next_state = TrainState(params, model_state, opt_state, state.rng, state.step + 1)
-        return next_state, {"loss": loss, "accuracy": losses.accuracy(logits, batch.labels)}
+        return next_state, {"loss": loss, "accuracy": losses.accuracy(logits, batch.labels), **head_losses}
 
     return train_step
 
 
 def make_eval_step(task: Task) -> EvalStepFn:
-    """(state, batch) -> {"loss", "accuracy"} in test mode (running statistics, no dropout).
+    """(state, batch) -> {"loss", "accuracy"(, head losses)} in test mode (running statistics, no dropout).
 
-    With `batch.weights` w, the metrics are sum_n w_n m_n / sum_n w_n over the examples' own
+    With `batch.weights` w, each metric is sum_n w_n m_n / sum_n w_n over the examples' own
     metrics m_n (each the loss of a batch of one), so zero-weight padding rows change nothing.
     """
     data_loss = LOSSES[task.loss]
 
     def eval_step(state: TrainState, batch: Batch) -> Metrics:
-        logits = task.model.apply({"params": state.params, **state.model_state}, batch.images, train=False)
+        outputs = task.model.apply({"params": state.params, **state.model_state}, batch.images, train=False)
         if batch.weights is None:
-            loss, accuracy = data_loss(logits, batch.labels), losses.accuracy(logits, batch.labels)
+            loss_of, accuracy_of = data_loss, losses.accuracy
         else:
-            per_example = jax.vmap(lambda row, label: data_loss(row[None], label[None]))(logits, batch.labels)
-            correct = (jnp.argmax(logits, axis=-1) == batch.labels).astype(per_example.dtype)
             total = jnp.sum(batch.weights)
-            loss, accuracy = jnp.sum(batch.weights * per_example) / total, jnp.sum(batch.weights * correct) / total
-        return {"loss": loss + task.penalty(state.params), "accuracy": accuracy}
+
+            def loss_of(logits, labels):
+                per_example = jax.vmap(lambda row, label: data_loss(row[None], label[None]))(logits, labels)
+                return jnp.sum(batch.weights * per_example) / total
+
+            def accuracy_of(logits, labels):
+                return jnp.sum(batch.weights * (jnp.argmax(logits, axis=-1) == labels)) / total
+
+        loss, logits, head_losses = losses.heads_loss(task.model, outputs, batch.labels, loss_of)
+        return {"loss": loss + task.penalty(state.params), "accuracy": accuracy_of(logits, batch.labels),
+                **head_losses}
 
     return eval_step
 

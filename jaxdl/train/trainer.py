@@ -92,8 +92,9 @@ class Trainer:
     load_batch(indices, iteration) -> Batch loads the batch drawn at 1-based `iteration`
     (deterministically: augmentation randomness must depend only on its arguments).
     val_batches() yields the validation batches; their metrics are averaged with equal
-    weight per batch (Chainer's Evaluator). save_model(params, path) writes a model
-    snapshot (e.g. a Chainer npz) next to each trainer snapshot.
+    weight per batch (Chainer's Evaluator). save_model(state, path) writes a model
+    snapshot (e.g. a Chainer npz, from the TrainState's params and model_state) next to each
+    trainer snapshot. Every key of the train step's metrics is observed as main/<key>.
     """
 
     train_step: TrainStepFn
@@ -181,7 +182,7 @@ class Trainer:
 
     def _extensions(self, metrics: Metrics, elapsed: float, progress: ProgressBar) -> None:
         iteration, triggers = self.iteration, self.triggers
-        observation = {"main/loss": metrics["loss"], "main/accuracy": metrics["accuracy"]}
+        observation = {f"main/{key}": value for key, value in metrics.items()}  # main/loss1.. of GoogLeNet too
         if iteration % triggers.val_interval == 0:
             observation.update(self.evaluate())
         if iteration % triggers.log_interval == 0:
@@ -218,7 +219,7 @@ class Trainer:
             raise FloatingPointError(f"the parameters are not finite after iteration {self.iteration}: training "
                                      "stopped before snapshotting them; lower the learning rate")
         if self.save_model is not None and self.writer:
-            self.save_model(self.state.params, os.path.join(self.out_dir, f"model_iter_{self.iteration}"))
+            self.save_model(self.state, os.path.join(self.out_dir, f"model_iter_{self.iteration}"))
         meta = {"iterator": self.train_iter.state_dict(), "log_report": self.log_report.state_dict(),
                 "elapsed_time": elapsed, "settings": self.settings}
         save_checkpoint(self.snapshot_path(self.iteration), self.state, meta)
