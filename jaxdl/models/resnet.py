@@ -85,11 +85,13 @@ class Block(nn.Module):
 
 
 class ResNet(nn.Module):
-    """The examples' ResNet50 / ResNeXt50 on NHWC input (N, 224, 224, 3); returns float32 logits.
+    """The examples' ResNet50 / ResNeXt50 on NHWC input (N, 224, 224, 3); returns float32 logits (see below).
 
     conv1 7x7/2 pad 3 (with bias) -> bn1 -> ReLU -> max pool 3/2 (cover_all, 56x56); blocks
     res2-res5 of bottlenecks; average pool 7/1 (1x1x2048); fc. BatchNormalization uses batch
     statistics when train=True (the `batch_stats` collection updated), running ones otherwise.
+    The logits are float32 for dtype float32 and narrower (bfloat16, float16), float64 for dtype
+    float64 (with float64 variables, under JAX_ENABLE_X64: tests/zoo_float64_worker.py).
     """
 
     blocks: tuple[BlockSpec, ...] = RESNET50_BLOCKS
@@ -108,7 +110,8 @@ class ResNet(nn.Module):
         for block in self.blocks:
             h = Block(block, self.groups, self.stride_on_3x3, self.dtype, name=block.name)(h, train)
         h = average_pooling_2d(h, 7, stride=1)
-        return linear(self.num_classes, "fc", self.dtype)(h.reshape(h.shape[0], -1)).astype(jnp.float32)
+        logits = linear(self.num_classes, "fc", self.dtype)(h.reshape(h.shape[0], -1))
+        return logits.astype(jnp.promote_types(self.dtype, jnp.float32))
 
 
 class ResNet50(ResNet):
