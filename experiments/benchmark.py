@@ -17,8 +17,8 @@ traced step (convolutions and matmuls, multiply-add = 2) beside XLA's count, ach
 MFU against the device's dense peak (jaxdl.bench.peaks; on CPU a float32 GEMM measured in this
 run), and memory. --input pipeline also times the step fed by train_imagenet's input path
 (image list, JPEG decode, random crop, flip, mean; jaxdl.data.pipeline) and says if it is input-bound.
---torch-python PY adds the same Chainer Alex in PyTorch (eager and/or torch.compile, float32 and
-bfloat16 autocast) on the same device, as ratios.
+--torch-python PY adds the same Chainer Alex (and Chainer's ResNet50, for resnet50 cells) in PyTorch
+(eager and/or torch.compile, float32 and bfloat16 autocast) on the same device, as ratios.
 Outputs in --out: benchmark.json, benchmark.md, throughput.png (and scaling.png for several device
 counts). One progress line per cell.
 """
@@ -61,9 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pipeline-images", type=int, default=64, help="JPEG images the pipeline's list holds")
     parser.add_argument("--matmul-precision", choices=PRECISIONS, default="default",
                         help="jax_default_matmul_precision of float32 matmuls (GPU default: TF32)")
-    parser.add_argument("--torch-python", help="Python with torch: add Chainer's Alex in PyTorch side by side")
+    parser.add_argument("--torch-python", help="Python with torch: add Chainer's Alex and ResNet50 in PyTorch side "
+                        "by side (the alexnet and resnet50 cells)")
     parser.add_argument("--torch-modes", nargs="+", choices=["eager", "compile"], default=["eager"],
-                        help="PyTorch modes to run beside jaxdl's AlexNet cells")
+                        help="PyTorch modes to run beside jaxdl's AlexNet and ResNet-50 cells")
     parser.add_argument("--out", type=cli.output_folder, required=True, default=argparse.SUPPRESS,
                         help="output folder")
     args = parser.parse_args(argv)
@@ -174,35 +175,40 @@ def setup_pipeline(args, bench, folder: pathlib.Path, batch: int) -> tuple[dict,
             "images": args.pipeline_images, "image_side": side}, make
 
 
+TORCH_MODELS = ("alexnet", "resnet50")  # the models jaxdl/bench/torch_alexnet.py builds (--model)
+
+
 def torch_rows(args, cells: list[dict]) -> dict:
-    """The PyTorch Alex at every (batch size, dtype) of the devices=1 alexnet cells, each mode."""
+    """The PyTorch model at every (model, batch size, dtype) of the devices=1 alexnet and resnet50 cells, each
+    mode."""
     from experiments.bench_alexnet import TORCH_WORKER
     from jaxdl.bench.harness import spawn
 
     rows = []
-    targets = [c for c in cells if c["model"] == "alexnet" and c["devices"] == 1]
+    targets = [c for c in cells if c["model"] in TORCH_MODELS and c["devices"] == 1]
     import jax
 
     device = "cuda" if jax.default_backend() == "gpu" else "cpu"
     for cell in targets:
         for mode in args.torch_modes:
-            command = [args.torch_python, str(TORCH_WORKER), "--batch", str(cell["batch_size"]), "--warmup",
-                       str(max(args.warmup, 1)), "--steps", str(args.steps), "--mode", mode, "--dtype", cell["dtype"],
-                       "--device", device]
+            command = [args.torch_python, str(TORCH_WORKER), "--model", cell["model"], "--batch",
+                       str(cell["batch_size"]), "--warmup", str(max(args.warmup, 1)), "--steps", str(args.steps),
+                       "--mode", mode, "--dtype", cell["dtype"], "--device", device]
             child = spawn(command, check=False)
             if child.returncode:
-                rows.append({"model": "alexnet", "batch_size": cell["batch_size"], "framework": f"torch {mode}",
+                rows.append({"model": cell["model"], "batch_size": cell["batch_size"], "framework": f"torch {mode}",
                              "dtype": cell["dtype"], "images_per_s": None,
                              "error": child.stderr.strip().splitlines()[-1:]})
                 continue
             result = child.json()
-            row = {"model": "alexnet", "batch_size": cell["batch_size"], "dtype": cell["dtype"],
+            row = {"model": cell["model"], "batch_size": cell["batch_size"], "dtype": cell["dtype"],
                    "framework": f"{result['framework']} {cell['dtype']}", "images_per_s": result["images_per_sec"],
-                   "step_time_s": result["step_time_s"], "warmup_s": result["warmup_s"]}
+                   "step_time_s": result["step_time_s"], "warmup_s": result["warmup_s"],
+                   "parameters": result.get("parameters")}
             row["jaxdl_speedup"] = cell["images_per_s"] / row["images_per_s"]
             rows.append(row)
-            print(f"  torch {mode} {cell['dtype']} b{cell['batch_size']}: {row['images_per_s']:.1f} img/s; "
-                  f"jaxdl / torch {row['jaxdl_speedup']:.2f}", flush=True)
+            print(f"  torch {cell['model']} {mode} {cell['dtype']} b{cell['batch_size']}: "
+                  f"{row['images_per_s']:.1f} img/s; jaxdl / torch {row['jaxdl_speedup']:.2f}", flush=True)
     return {"note": "same device, same invocation; jaxdl_speedup = jaxdl img/s / torch img/s", "rows": rows}
 
 

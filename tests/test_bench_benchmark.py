@@ -201,3 +201,29 @@ def test_the_device_check_script_runs_on_cpu(tmp_path):
     assert "tests: exit 0" in done.stdout and "benchmark: exit 0" in done.stdout
     cells = json.loads((tmp_path / "check" / "benchmark" / "benchmark.json").read_text())["cells"]
     assert {cell["dtype"] for cell in cells} == {"float32", "bfloat16"}
+
+
+def test_torch_rows_run_the_pytorch_twin_of_each_alexnet_and_resnet50_cell(tmp_path):
+    """--torch-python: one PyTorch child per devices=1 alexnet / resnet50 cell and mode, told the model
+    (torch_alexnet.py --model), its img/s beside jaxdl's as a ratio; other models get none. The child here
+    is a stand-in that echoes its arguments (the real one needs torch)."""
+    import argparse
+    import stat
+
+    from experiments.benchmark import torch_rows
+
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\n"
+                    f"echo \"$@\" >> {tmp_path / 'calls'}\n"
+                    "echo '{\"framework\": \"torch x eager\", \"images_per_sec\": 4.0, \"step_time_s\": 2.0, "
+                    "\"warmup_s\": 1.0, \"parameters\": 25557096}'\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    cells = [{"model": m, "devices": d, "batch_size": 8, "dtype": "float32", "images_per_s": 2.0}
+             for m, d in (("resnet50", 1), ("resnet50", 2), ("mlp", 1), ("alexnet", 1))]
+    args = argparse.Namespace(torch_python=str(fake), torch_modes=["eager"], warmup=2, steps=5)
+    rows = torch_rows(args, cells)["rows"]
+    assert [(r["model"], r["jaxdl_speedup"], r["parameters"]) for r in rows] == [("resnet50", 0.5, 25557096),
+                                                                                 ("alexnet", 0.5, 25557096)]
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert [c.split()[1:3] for c in calls] == [["--model", "resnet50"], ["--model", "alexnet"]]
+    assert all(c.split()[0].endswith("torch_alexnet.py") and "--batch 8 --warmup 2 --steps 5" in c for c in calls)
