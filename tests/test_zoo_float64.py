@@ -21,11 +21,10 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
 
 F64_TOL = 1e-10  # measured worst 2.9e-13 (train-mode sampled gradient entries); the bound is 2e-3
 ZERO_GRAD_TOL = 1e-12  # a bias before a batch-normalization (conv1/b) in train mode: 0 up to rounding
-REPO = FIXTURES.parent.parent
 
 
 def run_worker(arch: str, out) -> np.lib.npyio.NpzFile:
