@@ -199,3 +199,30 @@ def test_evaluation_in_pieces_is_the_batch_mean(n, pieces):
     np.testing.assert_allclose(loss, 2.0 * images.astype(np.float64).mean(), rtol=1e-6)
     np.testing.assert_allclose(accuracy, np.mean(labels % 3 == 0), rtol=1e-6)
     assert calls == [n // pieces]
+
+
+def test_eval_step_weights_leave_padding_rows_out():
+    """Chainer's loss and accuracy over the real rows only: rows of weight 0 (padding that lets a
+    batch split evenly over devices) change nothing; the oracle is NumPy's log-softmax."""
+    import flax.linen as nn
+
+    from jaxdl.train.step import make_eval_step
+
+    class Linear(nn.Module):
+        @nn.compact
+        def __call__(self, x, train=False):
+            return nn.Dense(4, name="dense")(x)
+
+    task = Task(Linear(), optax.sgd(0.1), loss="chainer")
+    rng = np.random.default_rng(0)
+    images, labels = rng.standard_normal((3, 5)).astype(np.float32), np.array([2, 0, 1])
+    state = task.init(jax.random.key(0), jnp.zeros((1, 5)))
+    kernel, bias = (np.asarray(state.params["dense"][k], np.float64) for k in ("kernel", "bias"))
+    logits = images[:2].astype(np.float64) @ kernel + bias
+    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected_loss = -log_softmax[[0, 1], labels[:2]].mean()
+    expected_accuracy = (logits.argmax(axis=1) == labels[:2]).mean()
+    padded = Batch(images, labels, np.array([1.0, 1.0, 0.0], np.float32))  # row 2 is padding
+    metrics = jax.jit(make_eval_step(task))(state, padded)
+    np.testing.assert_allclose(float(metrics["loss"]), expected_loss, rtol=1e-6)
+    assert float(metrics["accuracy"]) == pytest.approx(expected_accuracy)
