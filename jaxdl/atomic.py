@@ -77,7 +77,7 @@ def remove_leftovers(folder: str | os.PathLike) -> list[str]:
     return removed
 
 
-def _exchange(a: str, b: str) -> bool:
+def exchange_paths(a: str, b: str) -> bool:
     """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -109,7 +109,7 @@ def atomic_folder(folder: str | os.PathLike) -> Iterator[pathlib.Path]:
         _fsync_folder(staging)
         if not folder.exists():
             os.rename(staging, folder)
-        elif _exchange(str(staging), str(folder)):
+        elif exchange_paths(str(staging), str(folder)):
             shutil.rmtree(staging)  # now the old set
         else:
             retired = folder.parent / f".{folder.name}{RETIRED_MARK}{os.getpid()}"

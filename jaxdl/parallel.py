@@ -13,7 +13,7 @@ One home for everything that depends on how many devices and processes a run has
   float32 reassociation.
 - Each process loads only its rows of a global batch (`local_rows`) and `global_batch` assembles
   the process-local pieces into one global array (`jax.make_array_from_process_local_data`).
-- `runs_sharding` splits a leading axis of independent runs (seeds, configs) over the devices.
+- `put_runs` splits a leading axis of independent runs (seeds, configs) over the devices as a batch is split.
 
 Random numbers are partitionable (`jax_threefry_partitionable`, JAX's default since 0.5): a
 dropout mask drawn inside a sharded step is the one drawn on one device.
@@ -185,16 +185,9 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
 
 
-runs_sharding = batch_sharding  # a leading axis of independent runs (seeds, configs) is split the same way
-
-
-def mesh_size(mesh: Mesh) -> int:
-    return mesh.shape[DATA_AXIS]
-
-
 def check_divisible(size: int, mesh: Mesh, what: str) -> None:
     """ValueError unless `size` (named `what`, e.g. "--batchsize 30") splits evenly over the mesh's devices."""
-    devices = mesh_size(mesh)
+    devices = mesh.size
     if size % devices:
         lower, upper = size - size % devices, size + devices - size % devices
         processes = jax.process_count()
@@ -208,7 +201,7 @@ def local_rows(mesh: Mesh, global_size: int) -> slice:
     loads: the blocks of its devices, which `data_mesh` makes contiguous."""
     indices = batch_sharding(mesh).addressable_devices_indices_map((global_size,))
     starts = sorted(index[0].start or 0 for index in indices.values())
-    block = global_size // mesh_size(mesh)
+    block = global_size // mesh.size
     rows = slice(starts[0], starts[-1] + block)
     if rows.stop - rows.start != block * len(starts):
         raise ValueError(f"this process's devices do not hold a contiguous block of the batch ({starts}); "
@@ -231,7 +224,7 @@ def put_replicated(mesh: Mesh, tree: Any) -> Any:
 
 def put_runs(mesh: Mesh, tree: Any) -> Any:
     """`tree` (the same values in every process), its leading axis split over "data"."""
-    return _put(tree, runs_sharding(mesh))
+    return _put(tree, batch_sharding(mesh))
 
 
 def _put(tree: Any, sharding: NamedSharding) -> Any:
@@ -260,8 +253,7 @@ def to_host(tree: Any) -> Any:
 
 def padded_size(count: int, mesh: Mesh) -> int:
     """The smallest multiple of the mesh's size that holds `count` runs (extra runs repeat the last)."""
-    devices = mesh_size(mesh)
-    return math.ceil(count / devices) * devices
+    return math.ceil(count / mesh.size) * mesh.size
 
 
 def pad_leading(tree: Any, count: int) -> Any:

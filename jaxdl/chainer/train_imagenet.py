@@ -73,14 +73,18 @@ class Loader:
 
     def val_batch(self, indices: np.ndarray) -> Batch:
         size = parallel.padded_size(len(indices), self.mesh)
+        rows = parallel.local_rows(self.mesh, size)
         if size == len(indices):
-            rows = parallel.local_rows(self.mesh, size)
             return Batch(*parallel.global_batch(self.mesh, self.load_rows(indices, None, rows), size))
         padded = np.concatenate([indices, np.full(size - len(indices), indices[-1])])
         weights = (np.arange(size) < len(indices)).astype(np.float32)
-        rows = parallel.local_rows(self.mesh, size)
         images, labels = self.load_rows(padded, None, rows)
         return Batch(*parallel.global_batch(self.mesh, (images, labels, weights[rows]), size))
+
+    def val_batches(self, size: int, batch_size: int):
+        """The validation set of `size` examples in order, in batches of `batch_size` (the last short)."""
+        for indices in sequential_batches(size, batch_size):
+            yield self.val_batch(indices)
 
 
 def image_list_data(train_list: str, val_list: str, root: str, mean_path: str, args: argparse.Namespace,
@@ -97,12 +101,7 @@ def image_list_data(train_list: str, val_list: str, root: str, mean_path: str, a
         return train.batch(indices[rows], augmentation_rngs(args.seed, iteration, range(len(indices))[rows]))
 
     loader = Loader(mesh, load_rows)
-
-    def val_batches():
-        for indices in sequential_batches(len(val), args.val_batchsize):
-            yield loader.val_batch(indices)
-
-    return len(train), loader.train_batch, val_batches
+    return len(train), loader.train_batch, lambda: loader.val_batches(len(val), args.val_batchsize)
 
 
 def synthetic_data(args: argparse.Namespace, insize: int, num_classes: int, mesh):
@@ -113,12 +112,7 @@ def synthetic_data(args: argparse.Namespace, insize: int, num_classes: int, mesh
         return images[indices[rows]], labels[indices[rows]]
 
     loader = Loader(mesh, load_rows)
-
-    def val_batches():
-        for indices in sequential_batches(len(images), args.val_batchsize):
-            yield loader.val_batch(indices)
-
-    return len(images), loader.train_batch, val_batches
+    return len(images), loader.train_batch, lambda: loader.val_batches(len(images), args.val_batchsize)
 
 
 def tfds_lists(args: argparse.Namespace) -> tuple[str, str, str, str]:

@@ -20,7 +20,7 @@ import orbax.checkpoint as ocp
 
 from jaxdl import parallel
 from jaxdl._validate import npz_problem
-from jaxdl.atomic import _exchange
+from jaxdl.atomic import exchange_paths
 
 
 class CheckpointError(ValueError):
@@ -56,7 +56,7 @@ def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict | None = None
     staging = path.parent / (path.name + STAGING_SUFFIX)
     _checkpointer().save(staging, args, force=True)
     if parallel.is_writer():
-        if path.is_dir() and _exchange(str(staging), str(path)):
+        if path.is_dir() and exchange_paths(str(staging), str(path)):
             shutil.rmtree(staging)
         else:  # a file in the way, or no atomic exchange here
             if path.is_dir():
