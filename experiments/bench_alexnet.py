@@ -11,12 +11,10 @@ rounds; medians and best step times are reported, and the speedup from the best 
 
 --breakdown also times the step's parts alone, jitted, best of --steps: each convolution's
 forward, input gradient (not conv1's, whose input is the image) and filter gradient as the
-model lowers them, with XLA's default CPU kernels (YNNPACK fusions) and with YNNPACK switched
-off for the program (XLA's Eigen kernels); the optimizer update alone; and a float32 GEMM for
-the machine's FLOP rate. "together" is a layer's forward and gradients in one program, as a
-step runs them (conv1's patches then serve both); the totals add those. The step itself keeps
-XLA's defaults: with YNNPACK off, jaxlib 0.10.2 gets the whole network's gradient wrong, see
-`XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= python -m pytest tests/test_alexnet.py`.
+model lowers them, with XLA's default CPU kernels (YNNPACK convolutions) and with the options
+the step is compiled with (jaxdl.train.compile's "step": XLA's own convolution kernels); the
+optimizer update alone; and a float32 GEMM for the machine's FLOP rate. "together" is a layer's
+forward and gradients in one program, as a step runs them; the totals add those.
 """
 
 import importlib.util
@@ -40,12 +38,11 @@ from jaxdl.bench.harness import best_seconds, flops_per_s, spawn
 from jaxdl.models.alexnet import ALEX_CONVS, AlexNet
 from jaxdl.nn.conv import convolution_2d
 from jaxdl.nn.output_size import conv_output_size, pooling_output_size
+from jaxdl.train.compile import compiler_options
 from jaxdl.train.state import Batch, Task, TrainState
 from jaxdl.train.step import jit_train_step
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-# XLA's CPU kernel choices the breakdown compares: its defaults, and every YNNPACK fusion off
-KERNEL_OPTIONS = {"xla_defaults": {}, "ynnpack_off": {"xla_cpu_experimental_ynn_fusion_type": ""}}
 # The PyTorch side, run by path: it imports nothing from jaxdl, so any Python with torch runs it.
 TORCH_WORKER = pathlib.Path(harness.__file__).with_name("torch_alexnet.py")
 
@@ -116,10 +113,12 @@ def conv_inputs(batch: int) -> list[tuple]:
 
 
 def breakdown(batch: int, repeats: int) -> dict:
-    """Seconds and GFLOP/s of each convolution pass alone (under each of KERNEL_OPTIONS), the
-    optimizer update alone, and a 2048^3 float32 GEMM's rate."""
+    """Seconds and GFLOP/s of each convolution pass alone (with XLA's defaults and, on CPU, with
+    the step's options), the optimizer update alone, and a 2048^3 float32 GEMM's rate."""
     rng = np.random.default_rng(0)
-    option_sets = KERNEL_OPTIONS if jax.default_backend() == "cpu" else {"xla_defaults": {}}
+    option_sets = {"xla_defaults": {}}
+    if jax.default_backend() == "cpu":
+        option_sets["step_options"] = compiler_options("step")
     layers = []
     for spec, shape in conv_inputs(batch):
         x = jnp.asarray(rng.standard_normal(shape, dtype=np.float32))
@@ -154,7 +153,8 @@ def breakdown(batch: int, repeats: int) -> dict:
         updates, opt_state = task.masked_optimizer.update(grads, opt_state, params)
         return jax.tree.map(jnp.add, params, updates), opt_state
 
-    step = jax.jit(update, donate_argnums=(0, 1)).lower(state.params, state.opt_state, grads).compile()
+    step = jax.jit(update, donate_argnums=(0, 1)).lower(state.params, state.opt_state, grads).compile(
+        compiler_options=compiler_options("step"))
     carry = [state.params, state.opt_state]
 
     def update_in_place():  # params and velocities donated and replaced, as in the train step

@@ -9,6 +9,7 @@ import numpy as np
 
 from jaxdl.chainer.archs import Arch, ModelState, get_arch
 from jaxdl.chainer.convert import to_numpy_chainer
+from jaxdl.train.compile import compiler_options
 from jaxdl.train.losses import heads_loss, main_logits, softmax_cross_entropy
 
 
@@ -27,7 +28,8 @@ def _nhwc(x_nchw: np.ndarray, arch: Arch) -> jax.Array:
 
 @functools.cache
 def _compiled(arch_name: str) -> tuple[Callable, Callable]:
-    """Jitted (test-mode main logits, loss-and-grads) functions of (params, model_state, x_nhwc[, labels, train, rng]).
+    """Jitted (test-mode main logits, loss-and-grads) functions of (params, model_state, x_nhwc[, labels, train, rng]),
+    compiled with compiler_options("step").
 
     The loss is the arch's own (jaxdl.train.losses.heads_loss: GoogLeNet's 0.3 * (loss1 + loss2)
     + loss3); in train mode it uses batch statistics and returns the updated model_state too.
@@ -47,7 +49,9 @@ def _compiled(arch_name: str) -> tuple[Callable, Callable]:
             outputs = model.apply({"params": params, **model_state}, x, train=False)
         return heads_loss(model, outputs, labels, softmax_cross_entropy)[0], model_state
 
-    return jax.jit(logits), jax.jit(jax.value_and_grad(loss, has_aux=True), static_argnames="train")
+    options = compiler_options("step")
+    return (jax.jit(logits, compiler_options=options),
+            jax.jit(jax.value_and_grad(loss, has_aux=True), static_argnames="train", compiler_options=options))
 
 
 def _arch_of(state: ModelState, where: str) -> Arch:

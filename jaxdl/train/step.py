@@ -22,6 +22,7 @@ from jax.sharding import Mesh
 
 from jaxdl import parallel
 from jaxdl.train import losses
+from jaxdl.train.compile import compiler_options
 from jaxdl.train.state import LOSSES, Batch, Task, TrainState
 
 Metrics = dict[str, jax.Array]  # {"loss": scalar, "accuracy": scalar, and a multi-head model's head losses}
@@ -94,23 +95,33 @@ def make_eval_step(task: Task) -> EvalStepFn:
     return eval_step
 
 
+def _step_options(mesh: Mesh | None) -> dict[str, Any]:
+    """compiler_options("step") for the mesh's platform (the default backend without a mesh)."""
+    return compiler_options("step", None if mesh is None else mesh.devices.flat[0].platform)
+
+
 def jit_train_step(task: Task, mesh: Mesh | None = None) -> TrainStepFn:
-    """`make_train_step(task)` jitted, with the incoming state donated (its buffers are reused).
+    """`make_train_step(task)` jitted with compiler_options("step"), the incoming state donated
+    (its buffers are reused).
 
     With a `mesh` (jaxdl.parallel.data_mesh), data parallel: the state replicated, the batch split
     over "data"; the batch-mean loss makes XLA sum the devices' gradients, so the step equals the
     one-device step on the same global batch up to float32 reassociation.
     """
+    options = _step_options(mesh)
     if mesh is None:
-        return jax.jit(make_train_step(task), donate_argnums=0)
+        return jax.jit(make_train_step(task), donate_argnums=0, compiler_options=options)
     state, batch = parallel.replicated(mesh), parallel.batch_sharding(mesh)
     return jax.jit(make_train_step(task), in_shardings=(state, batch), out_shardings=(state, state),
-                   donate_argnums=0)
+                   donate_argnums=0, compiler_options=options)
 
 
 def jit_eval_step(task: Task, mesh: Mesh | None = None) -> EvalStepFn:
-    """`make_eval_step(task)` jitted; with a `mesh`, the batch split over "data" and the metrics replicated."""
+    """`make_eval_step(task)` jitted with compiler_options("step"); with a `mesh`, the batch split
+    over "data" and the metrics replicated."""
+    options = _step_options(mesh)
     if mesh is None:
-        return jax.jit(make_eval_step(task))
+        return jax.jit(make_eval_step(task), compiler_options=options)
     state, batch = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-    return jax.jit(make_eval_step(task), in_shardings=(state, batch), out_shardings=state)
+    return jax.jit(make_eval_step(task), in_shardings=(state, batch), out_shardings=state,
+                   compiler_options=options)
