@@ -25,7 +25,7 @@ class ConvSpec(NamedTuple):
 
 # Alex.__init__: L.Convolution2D(None, out, ksize, stride=..., pad=...), pads explicit.
 ALEX_CONVS = (
-    ConvSpec("conv1", 96, 11, 4, 0, lrn=True, pool=True, method="im2col"),  # 3 input channels, stride 4
+    ConvSpec("conv1", 96, 11, 4, 0, lrn=True, pool=True),
     ConvSpec("conv2", 256, 5, 1, 2, lrn=True, pool=True),
     ConvSpec("conv3", 384, 3, 1, 1, lrn=False, pool=False),
     ConvSpec("conv4", 384, 3, 1, 1, lrn=False, pool=False),
@@ -92,7 +92,7 @@ class AlexNet(nn.Module):
         for name, features in ALEX_HIDDEN:
             h = nn.relu(self._dense(features, name)(h))
             h = nn.Dropout(DROPOUT_RATIO, deterministic=not train)(h)
-        return self._dense(self.num_classes, "fc8")(h).astype(jnp.float32)
+        return self._dense(self.num_classes, "fc8")(h).astype(jnp.promote_types(self.dtype, jnp.float32))
 
     def _dense(self, features: int, name: str) -> nn.Dense:
         return nn.Dense(features, dtype=self.dtype, param_dtype=jnp.float32,

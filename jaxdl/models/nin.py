@@ -71,7 +71,8 @@ class NIN(nn.Module):
             if name == "mlpconv4":
                 h = nn.Dropout(DROPOUT_RATIO, deterministic=not train)(h)
                 channels = (*channels[:-1], self.num_classes)
-            method = "im2col" if name == "mlpconv1" else "xla"  # 3 input channels, stride 4 (as AlexNet's conv1)
+            # mlpconv1 (3 input channels, stride 4) as im2col: in NIN's CPU step no slower than "xla"
+            method = "im2col" if name == "mlpconv1" else "xla"
             h = MLPConvolution2D(channels, ksize, stride, pad, method, self.dtype, name=name)(h)
             if name != "mlpconv4":
                 h = max_pooling_2d(nn.relu(h), 3, stride=2)

@@ -26,9 +26,12 @@ def convolution_2d(x: jax.Array, kernel: jax.Array, stride: int = 1, pad: int = 
     """The convolution above (no bias), x (N, H, W, C), kernel (kh, kw, C / groups, O).
 
     method "xla" is lax.conv_general_dilated. "im2col" gathers the kh*kw strided views of
-    the padded input into a patch matrix and does one matmul; the same numbers, but on CPU
-    much faster for a strided convolution over few input channels (AlexNet's conv1),
-    whose filter gradient XLA otherwise computes as a slow dilated convolution.
+    the padded input into a patch matrix and does one matmul; the same numbers to float32
+    rounding. Which is faster depends on XLA's CPU kernels: with its default YNNPACK
+    convolutions, im2col is much faster for a strided convolution over few input channels,
+    whose filter gradient YNNPACK computes as a slow dilated convolution; with XLA's own
+    convolutions (jaxdl.train.compile's "step" options) "xla" is faster for AlexNet's conv1
+    (118 against 188 ms for its forward and filter gradient at batch 32).
 
     stride must be an int >= 1, pad an int >= 0, groups an int >= 1 dividing C and O ("xla"
     only), x and kernel float arrays of rank 4 with matching channels and a kernel that fits the

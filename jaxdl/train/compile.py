@@ -13,13 +13,12 @@ jaxdl compiles two kinds of program, and on CPU each gets its own XLA options (o
   differently depending on the batch of runs, and a chaotic run (ReLU, Xavier, no batch norm at
   SGD 0.1) amplifies that rounding to per-cent differences within 100 steps.
 - "step": a network's train or eval step on a batch of images (train_imagenet, the benchmarks,
-  jaxdl.chainer's loss_and_grads). YNNPACK stays on for dots and reductions; convolutions go to
-  XLA's own kernels, faster than YNNPACK's for the ImageNet example's shapes; and XLA's copy
-  insertion uses region analysis, so the donated parameters and velocities are updated in place
-  instead of copied first. (AlexNet's conv1 stays im2col and YNNPACK's dots stay on only because
-  the Chainer fixture of tests/test_alexnet.py holds a max-pooling window whose two largest
-  inputs are 1.4e-6 apart: any other convolution rounding sends that window's gradient to the
-  other pixel, and every gradient below pool5 then differs from Chainer's by up to 2e-2.)
+  jaxdl.chainer's loss_and_grads). YNNPACK stays on for dots and reductions, where it is the
+  faster kernel; convolutions go to XLA's own kernels, faster than YNNPACK's for the ImageNet
+  example's shapes; and XLA's copy insertion uses region analysis, so the donated parameters and
+  velocities are updated in place instead of copied first. Changing kernels changes float32
+  rounding, and with it which pixel a max-pooling window's gradient goes to where its two
+  largest inputs are within rounding of each other (tests/test_alexnet.py shows one such window).
 
 Both use LLVM at -O1 instead of -O3: the heavy work is library calls, and -O3 only re-optimises
 the small elementwise fusions around them while roughly doubling the compile time. An option
