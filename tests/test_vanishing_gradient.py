@@ -26,6 +26,8 @@ def test_cli_writes_figure_results_and_table(mnist_dir, tmp_path):
         assert curves.shape == (2, 2) and np.all((0 <= curves) & (curves <= 1))
         np.testing.assert_allclose(run["final_test_accuracy_mean"], curves[:, -1].mean())
     assert {"jax", "device", "backend"} <= results["environment"].keys()
+    if results["environment"]["backend"] == "cpu":  # the options of the runs' program, YNNPACK fusions off
+        assert results["environment"]["xla_options"]["xla_cpu_experimental_ynn_fusion_type"] == ""
     assert results["compile_s"] > 0 and results["wall_s"] >= results["compile_s"]
     table = (out / "table.md").read_text().splitlines()
     assert len(table) == 2 + 12 and table[2].startswith("| sigmoid | 0.01 | False |")

@@ -25,9 +25,12 @@ def cpu_model() -> str:
 
 
 def environment() -> dict[str, Any]:
-    """Versions and the device a result was produced on."""
+    """Versions, the device a result was produced on, and the XLA options its training runs were
+    compiled with (jaxdl.train.compile.compiler_options("runs"))."""
     import flax
     import optax
+
+    from jaxdl.train.compile import compiler_options
 
     device = jax.devices()[0]
     return {
@@ -35,6 +38,7 @@ def environment() -> dict[str, Any]:
         "numpy": np.__version__, "python": platform.python_version(),
         "backend": jax.default_backend(), "device": device.device_kind, "device_count": jax.device_count(),
         "cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "machine": platform.machine(),
+        "xla_options": compiler_options("runs"),
     }
 
 
