@@ -15,7 +15,6 @@ Chainer's (jaxdl.chainer.convert.to_chainer). OUT.npz holds, every array float64
     Chainer key: the whole gradient.
 """
 
-import hashlib
 import sys
 
 import jax
@@ -26,10 +25,7 @@ from jaxdl.chainer import get_arch
 from jaxdl.chainer.convert import from_chainer, to_chainer
 from jaxdl.train.losses import heads_loss, softmax_cross_entropy
 from tests.fixtures.alex_weights import alex_inputs, chainer_alex_weights
-
-
-def sha256(arrays) -> str:
-    return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()
+from tests.fixtures.digest import sha256
 
 
 def compute() -> dict:

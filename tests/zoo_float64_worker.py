@@ -20,7 +20,6 @@ softmax_cross_entropy), differentiated by jax.value_and_grad, the gradients keye
         "train/stat/bn1/avg_var": bn1's statistics after it.
 """
 
-import hashlib
 import sys
 
 import jax
@@ -30,13 +29,10 @@ import numpy as np
 from jaxdl.chainer import get_arch
 from jaxdl.chainer.convert import chainer_param_shapes, from_chainer, to_chainer
 from jaxdl.train.losses import heads_loss, softmax_cross_entropy
+from tests.fixtures.digest import sha256
 from tests.fixtures.zoo_weights import chainer_weights, sample_indices, zoo_inputs
 
 ARCHS = ("resnet50", "resnext50")
-
-
-def sha256(arrays) -> str:
-    return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()
 
 
 def entries(out: dict, prefix: str, arrays: dict, norm_key: str, samples_key: str) -> None:
