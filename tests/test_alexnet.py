@@ -38,6 +38,12 @@ def rel_error(got: np.ndarray, ref: np.ndarray) -> float:
     return float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
 
 
+def fixture_slice(grads, key: str) -> tuple[str, np.ndarray]:
+    """(parameter name, the part of grads[name] that fixture key "grad/NAME" or "grad/NAME[:n]" holds)."""
+    name, _, rows = key[len("grad/"):].partition("[:")  # "conv1/W[:4]" -> first 4 output channels
+    return name, (grads[name][:int(rows[:-1])] if rows else grads[name])
+
+
 @pytest.fixture(scope="module")
 def chainer_state(alex_chainer_state):
     """The fixture's Chainer weights, written as Chainer's save_npz would and read by load_npz
@@ -65,8 +71,7 @@ def test_loss_and_gradients_match_chainer(chainer_state, inputs):
     for key in REF.files:
         if not key.startswith("grad/"):
             continue
-        name, _, rows = key[len("grad/"):].partition("[:")  # "conv1/W[:4]" -> first 4 output channels
-        got = grads[name][:int(rows[:-1])] if rows else grads[name]
+        name, got = fixture_slice(grads, key)
         assert got.shape == REF[key].shape, key
         tolerance = REL_TOL if name.startswith(ABOVE_POOL) else BELOW_POOL_TOL
         assert rel_error(got, REF[key]) < tolerance, key
@@ -91,12 +96,11 @@ def test_float64_loss_logits_and_every_gradient_match_chainer_float64(float64_ru
     assert rel_error(float64_run["logits"], REF64["logits"]) < F64_TOL
     assert list(float64_run["grad_names"]) == list(REF64["grad_names"])
     np.testing.assert_allclose(float64_run["grad_norm"], REF64["grad_norm"], rtol=F64_TOL)
+    grads = {k[len("grad/"):]: float64_run[k] for k in float64_run.files if k.startswith("grad/")}
     checked = 0
     for key in REF64.files:
         if key.startswith("grad/"):
-            name, _, rows = key[len("grad/"):].partition("[:")
-            got = float64_run[f"grad/{name}"]
-            got = got[:int(rows[:-1])] if rows else got
+            _, got = fixture_slice(grads, key)
             assert got.shape == REF64[key].shape and rel_error(got, REF64[key]) < F64_TOL, key
             checked += 1
     assert checked == 10

@@ -74,6 +74,8 @@ def test_options_this_jaxlib_rejects_are_left_out():
     assert accepted_options({"xla_no_such_option": 1}) == {}
     assert accepted_options({YNNPACK_FUSIONS: "LIBRARY_FUSION_TYPE_NO_SUCH_KIND"}) == {}
     assert accepted_options({"xla_backend_optimization_level": 1}) == {"xla_backend_optimization_level": 1}
+    mixed = {"xla_no_such_option": 1, "xla_backend_optimization_level": 1}  # one rejected: probed one by one
+    assert accepted_options(mixed) == {"xla_backend_optimization_level": 1}
 
 
 def sgd_runs(weights, images, labels, steps=60, learning_rate=0.5):

@@ -31,7 +31,7 @@ def convolution_2d(x: jax.Array, kernel: jax.Array, stride: int = 1, pad: int = 
     convolutions, im2col is much faster for a strided convolution over few input channels,
     whose filter gradient YNNPACK computes as a slow dilated convolution; with XLA's own
     convolutions (jaxdl.train.compile's "step" options) "xla" is faster for AlexNet's conv1
-    (118 against 188 ms for its forward and filter gradient at batch 32).
+    (results/BENCHMARKS.md).
 
     stride must be an int >= 1, pad an int >= 0, groups an int >= 1 dividing C and O ("xla"
     only), x and kernel float arrays of rank 4 with matching channels and a kernel that fits the

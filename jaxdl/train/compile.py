@@ -50,19 +50,23 @@ CPU_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 @functools.cache
-def _accepted(key: str, value: Any) -> bool:
-    """Whether this jaxlib's CPU compiler takes option `key` = `value` (a trivial program compiled with it)."""
+def _accepted(options: tuple[tuple[str, Any], ...]) -> bool:
+    """Whether this jaxlib's CPU compiler takes all of `options` ((key, value) pairs): a trivial
+    program compiled with them."""
     try:
         scalar = jax.device_put(jnp.zeros((), jnp.float32), jax.devices("cpu")[0])
-        jax.jit(jnp.negative).lower(scalar).compile(compiler_options={key: value})
+        jax.jit(jnp.negative).lower(scalar).compile(compiler_options=dict(options))
     except Exception:  # noqa: BLE001 - XLA reports an unknown option or enum value in several ways
         return False
     return True
 
 
 def accepted_options(options: dict[str, Any]) -> dict[str, Any]:
-    """`options` without those this jaxlib's CPU compiler rejects."""
-    return {key: value for key, value in options.items() if _accepted(key, value)}
+    """`options` without those this jaxlib's CPU compiler rejects (one probe when it takes them all,
+    else one per option)."""
+    if _accepted(tuple(sorted(options.items()))):
+        return dict(options)
+    return {key: value for key, value in options.items() if _accepted(((key, value),))}
 
 
 def compiler_options(kind: ProgramKind = "runs", platform: str | None = None) -> dict[str, Any]:
